@@ -1,0 +1,343 @@
+"""The run config: one typed pydantic tree, loaded from a YAML preset plus ``key.sub=value`` overrides.
+
+Every field says what it is, its unit, its default and where that default comes from. Bad
+input fails before any work starts with a :class:`ConfigError` that names the field path,
+the value given and what was expected (an unknown key names the closest valid one).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIGS_DIR = REPO_ROOT / "configs"
+DEFAULT_PRESET = "tiny"
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message is one paragraph meant for the user."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    path: str = Field(
+        "tiny",
+        description="The policy to train: a local Hugging Face model directory, or 'tiny' to build "
+        "the embedded default's tokenizer and random Qwen2 model in code (no download). "
+        "Default 'tiny' (the embedded default).",
+    )
+    tiny_hidden_size: int = Field(
+        64, ge=8, description="Hidden size of the built tiny model (units). Default 64 (stack-notes.md)."
+    )
+    tiny_num_layers: int = Field(
+        2, ge=1, description="Transformer layers of the built tiny model. Default 2 (stack-notes.md)."
+    )
+    tiny_vocab_size: int = Field(
+        1024, ge=300, description="BPE vocabulary of the built tiny tokenizer (tokens). Default 1024."
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32",
+        description="Weights and compute dtype for learner and rollout. Default float32 (CPU has "
+        "no bf16 engine, stack-notes.md); use bfloat16 on GPUs.",
+    )
+    max_model_len: int = Field(
+        2048, ge=64, description="Longest prompt + completion the engine accepts (tokens). Default 2048."
+    )
+    warm_start_sft_steps: int = Field(
+        0,
+        ge=0,
+        description="Supervised fine-tuning steps on the training split before RL (0 = none). "
+        "The paper trains instruct models without SFT; a random tiny model needs a warm start. "
+        "Default 0; the tiny preset sets it.",
+    )
+
+
+class DataConfig(Section):
+    train_path: str = Field(
+        "data/train.jsonl",
+        description="Training samples (JSON/JSONL/Parquet). Default: the bundled synthetic set.",
+    )
+    val_path: str | None = Field(
+        "data/val.jsonl",
+        description="Validation samples; None = hold out val_fraction of train_path. Default: the "
+        "bundled validation set.",
+    )
+    format: Literal["egpo", "bfcl", "xlam", "chat"] = Field(
+        "egpo",
+        description="Input format: egpo (this project's JSONL), bfcl, xlam or chat (OpenAI-style). "
+        "Default egpo.",
+    )
+    val_fraction: float = Field(
+        0.05, gt=0, lt=1, description="Held-out share when val_path is None. Default 0.05 (paper Sec. 5: 5%)."
+    )
+    split_seed: int = Field(0, description="Seed of the deterministic train/validation split. Default 0.")
+    skip_invalid: bool = Field(
+        False,
+        description="Skip invalid lines (and report them) instead of stopping on the first. Default False.",
+    )
+    max_prompt_tokens: int = Field(
+        1024, ge=16, description="Longest rendered prompt (tokens); longer prompts are reported. Default 1024."
+    )
+    shuffle_seed: int = Field(0, description="Seed of the training data order (per epoch). Default 0.")
+
+
+class RolloutConfig(Section):
+    num_workers: int = Field(1, ge=1, description="Rollout workers (one vLLM engine each). Default 1.")
+    cpus_per_worker: float = Field(
+        0.5, gt=0, description="Ray CPUs per rollout worker (fractions allowed). Default 0.5 (2-core machine)."
+    )
+    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs per rollout worker. Default 0 (CPU).")
+    group_size: int = Field(8, description="G, completions sampled per prompt. Default 8 (paper Sec. 5).")
+    temperature: float = Field(0.7, gt=0, description="Sampling temperature. Default 0.7 (paper Sec. 5).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass. Default 1.0 (no truncation).")
+    max_new_tokens: int = Field(
+        256, ge=1, description="Completion cap (tokens). Paper: 8192; default 256 (observed mean ~100)."
+    )
+    gpu_memory_utilization: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="vLLM KV-cache memory fraction (of host RAM on CPU). Default 0.1: the vLLM default "
+        "0.92 fails on CPU (stack-notes.md).",
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallel degree. Default 1.")
+    enable_prefix_caching: bool = Field(
+        True, description="Share a prompt's prefill across its G samples. Default True."
+    )
+    seed: int = Field(0, description="Base sampling seed (per step and prompt derived from it). Default 0.")
+
+
+class RewardConfig(Section):
+    num_actors: int = Field(1, ge=1, description="Reward actors in the pool. Default 1.")
+    cpus_per_actor: float = Field(0.25, gt=0, description="Ray CPUs per reward actor. Default 0.25.")
+    output_format: Literal["python", "hermes"] = Field(
+        "python",
+        description="Answer format after </think>: the paper's Python call list, or Hermes/Qwen "
+        "<tool_call> JSON blocks. Default python (paper; egpo-spec.md Sec. 1 [decision]).",
+    )
+
+
+class AlgorithmConfig(Section):
+    entropy_coef: float = Field(
+        0.4, ge=0, description="lambda of Eq. 5, the CoT-entropy bonus weight; 0 = plain GRPO. Default 0.4 (paper)."
+    )
+    alpha: float = Field(
+        2.0, description="alpha of Eq. 5, the cap's divisor (bonus <= |A|/alpha); must be > 1. Default 2 (paper)."
+    )
+    adv_eps: float = Field(
+        1e-6, gt=0, description="eps of Eq. 1. Default 1e-6 (egpo-spec.md Sec. 3 [decision])."
+    )
+    kl_coef: float = Field(0.001, ge=0, description="beta, weight of the k3 KL to the reference. Default 0.001 (paper).")
+    clip_eps: float = Field(0.2, gt=0, lt=1, description="PPO clip epsilon. Default 0.2 ([decision]).")
+    clip_eps_high: float | None = Field(
+        None, description="Upper clip epsilon (clip-higher); None = clip_eps. Default None ([decision])."
+    )
+    ppo_epochs: int = Field(1, ge=1, description="Passes over each batch per step. Default 1.")
+    dynamic_sampling: bool = Field(
+        False, description="Replace zero-variance groups with fresh prompts. Default False (paper: no)."
+    )
+    max_staleness: int = Field(
+        0, ge=0, description="Max policy versions between sampling and training; 0 = synchronous. Default 0."
+    )
+    is_cap: float = Field(
+        2.0, gt=0, description="Cap of the truncated importance-sampling correction (async mode). Default 2.0."
+    )
+
+
+class LearnerConfig(Section):
+    num_learners: int = Field(1, ge=1, description="Data-parallel learner actors. Default 1.")
+    cpus_per_learner: float = Field(1.0, gt=0, description="Ray CPUs per learner actor. Default 1.")
+    gpus_per_learner: float = Field(0.0, ge=0, description="GPUs per learner actor. Default 0 (CPU).")
+    zero_stage: Literal[0, 1, 2, 3] = Field(0, description="DeepSpeed ZeRO stage. Default 0.")
+    lr: float = Field(1e-6, gt=0, description="Peak learning rate. Default 1e-6 (paper Sec. 5).")
+    lr_warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps. Default 0.")
+    lr_schedule: Literal["constant", "cosine", "linear"] = Field(
+        "constant", description="Decay after warm-up. Default constant."
+    )
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay. Default 0.")
+    grad_clip: float = Field(1.0, gt=0, description="Max global gradient norm. Default 1.0.")
+    micro_batch_size: int = Field(8, ge=1, description="Sequences per forward/backward. Default 8.")
+    backend: Literal["gloo", "nccl"] = Field(
+        "gloo", description="torch.distributed backend: gloo on CPU, nccl on GPUs. Default gloo."
+    )
+
+
+class TrainConfig(Section):
+    steps: int = Field(100, ge=1, description="RL steps to run. Default 100.")
+    prompts_per_step: int = Field(
+        16, ge=1, description="Prompts per step (each sampled G times). Paper: 1024; default 16 (CPU)."
+    )
+    eval_every: int = Field(0, ge=0, description="Evaluate every N steps (0 = only before and after). Default 0.")
+    eval_limit: int | None = Field(None, ge=1, description="Validation samples per evaluation (None = all).")
+    checkpoint_every: int = Field(0, ge=0, description="Checkpoint every N steps (0 = only at the end).")
+    seed: int = Field(0, description="Global seed (model init, data order, sampling). Default 0.")
+
+
+class ClusterConfig(Section):
+    address: str = Field(
+        "local",
+        description="Ray cluster: 'local' starts one on this machine bound to 127.0.0.1; 'auto' or "
+        "host:port joins an existing one (ray job submit). Default local.",
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local cluster (None = all). Default None.")
+    colocate: bool = Field(
+        True, description="Place rollout, reward and learner actors on shared resources. Default True."
+    )
+
+
+class LoggingConfig(Section):
+    run_name: str | None = Field(None, description="Folder under runs_dir; None = preset and a timestamp.")
+    runs_dir: str = Field("runs", description="Where runs are written. Default runs/.")
+    tensorboard: bool = Field(True, description="Write TensorBoard event files. Default True.")
+    verbose: bool = Field(False, description="Print more than one line per step. Default False.")
+
+
+class RunConfig(Section):
+    """The whole run, one section per component."""
+
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    rollout: RolloutConfig = RolloutConfig()
+    reward: RewardConfig = RewardConfig()
+    algorithm: AlgorithmConfig = AlgorithmConfig()
+    learner: LearnerConfig = LearnerConfig()
+    train: TrainConfig = TrainConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> RunConfig:
+        alg, roll, lrn, trn = self.algorithm, self.rollout, self.learner, self.train
+        checks = [
+            (alg.alpha > 1, "algorithm.alpha", alg.alpha, "a number > 1 (the cap |A|/alpha)"),
+            (roll.group_size >= 2, "rollout.group_size", roll.group_size, "an integer >= 2 (Eq. 1 needs a group)"),
+            (
+                alg.clip_eps_high is None or alg.clip_eps_high >= alg.clip_eps,
+                "algorithm.clip_eps_high",
+                alg.clip_eps_high,
+                f"None or a number >= algorithm.clip_eps ({alg.clip_eps})",
+            ),
+            (
+                (trn.prompts_per_step * roll.group_size) % (lrn.micro_batch_size * lrn.num_learners) == 0,
+                "learner.micro_batch_size",
+                lrn.micro_batch_size,
+                f"a divisor of the per-learner batch: train.prompts_per_step x rollout.group_size = "
+                f"{trn.prompts_per_step * roll.group_size} sequences over {lrn.num_learners} learner(s)",
+            ),
+            (
+                trn.prompts_per_step % lrn.num_learners == 0,
+                "train.prompts_per_step",
+                trn.prompts_per_step,
+                f"a multiple of learner.num_learners ({lrn.num_learners}): each learner takes whole groups",
+            ),
+        ]
+        for ok, path, value, expected in checks:
+            if not ok:
+                raise ValueError(f"{path}={value!r}: expected {expected}")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    paths = []
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            paths.extend(_field_paths(ann, f"{prefix}{name}."))
+        else:
+            paths.append(f"{prefix}{name}")
+    return paths
+
+
+def _closest(path: str) -> str:
+    candidates = _field_paths(RunConfig) + list(RunConfig.model_fields)
+    match = difflib.get_close_matches(path, candidates, n=1, cutoff=0.0)
+    return match[0] if match else ""
+
+
+def _describe(error: dict[str, Any]) -> str:
+    path = ".".join(str(p) for p in error["loc"])
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{path}' (value {value!r}); did you mean '{_closest(path)}'?"
+    if error["type"] == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    field = path or "config"
+    return f"{field}={value!r}: expected {error['msg'][0].lower()}{error['msg'][1:]}"
+
+
+def validate(data: dict[str, Any], source: str = "config") -> RunConfig:
+    """Build a RunConfig from a plain dict, or raise ConfigError naming every bad field."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"Invalid {source}: {problems}.") from None
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as YAML would read it (numbers, booleans, null, lists)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``key.sub=value`` override to a nested dict in place."""
+    if "=" not in assignment:
+        raise ConfigError(f"Override '{assignment}' is not of the form key.sub=value.")
+    key, _, raw = assignment.partition("=")
+    parts = key.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(
+            f"Override key '{key}' must be section.field (e.g. algorithm.entropy_coef=0.4); "
+            f"did you mean '{_closest(key)}'?"
+        )
+    section, field = parts
+    if section not in RunConfig.model_fields:
+        raise ConfigError(f"Unknown config section '{section}' in '{assignment}'; did you mean '{_closest(key)}'?")
+    node = data.setdefault(section, {})
+    if not isinstance(node, dict):
+        raise ConfigError(f"Config section '{section}' must be a mapping, got {node!r}.")
+    node[field] = parse_value(raw)
+
+
+def preset_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    return CONFIGS_DIR / f"{name_or_path}.yaml"
+
+
+def load_config(preset: str = DEFAULT_PRESET, overrides: list[str] | None = None) -> RunConfig:
+    """Load a YAML preset (a name under configs/ or a path) and apply overrides."""
+    path = preset_path(preset)
+    if not path.is_file():
+        known = sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml"))
+        raise ConfigError(f"Config preset '{preset}' not found (looked for {path}); known presets: {known}.")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping of sections, got {type(data).__name__}.")
+    for assignment in overrides or []:
+        apply_override(data, assignment)
+    return validate(data, source=f"config ({path.name}{' + overrides' if overrides else ''})")
+
+
+def save_config(config: RunConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (every field, defaults included)."""
+    Path(path).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -1,0 +1,1 @@
+"""Tiny types shared by actors/, learner/ and reward/ (architecture.md allows one such module)."""

