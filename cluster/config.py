@@ -84,7 +84,9 @@ class DataConfig(Section):
         description="Skip invalid lines (and report them) instead of stopping on the first. Default False.",
     )
     max_prompt_tokens: int = Field(
-        1024, ge=16, description="Longest rendered prompt (tokens); longer prompts are reported. Default 1024."
+        1024,
+        ge=16,
+        description="Longest rendered prompt (tokens); longer prompts are reported. Default 1024.",
     )
     shuffle_seed: int = Field(0, description="Seed of the training data order (per epoch). Default 0.")
 
@@ -92,7 +94,9 @@ class DataConfig(Section):
 class RolloutConfig(Section):
     num_workers: int = Field(1, ge=1, description="Rollout workers (one vLLM engine each). Default 1.")
     cpus_per_worker: float = Field(
-        0.5, gt=0, description="Ray CPUs per rollout worker (fractions allowed). Default 0.5 (2-core machine)."
+        0.5,
+        gt=0,
+        description="Ray CPUs per rollout worker (fractions allowed). Default 0.5 (2-core machine).",
     )
     gpus_per_worker: float = Field(0.0, ge=0, description="GPUs per rollout worker. Default 0 (CPU).")
     group_size: int = Field(8, description="G, completions sampled per prompt. Default 8 (paper Sec. 5).")
@@ -127,15 +131,20 @@ class RewardConfig(Section):
 
 class AlgorithmConfig(Section):
     entropy_coef: float = Field(
-        0.4, ge=0, description="lambda of Eq. 5, the CoT-entropy bonus weight; 0 = plain GRPO. Default 0.4 (paper)."
+        0.4,
+        ge=0,
+        description="lambda of Eq. 5, the CoT-entropy bonus weight; 0 = plain GRPO. Default 0.4 (paper).",
     )
     alpha: float = Field(
-        2.0, description="alpha of Eq. 5, the cap's divisor (bonus <= |A|/alpha); must be > 1. Default 2 (paper)."
+        2.0,
+        description="alpha of Eq. 5, the cap's divisor (bonus <= |A|/alpha); must be > 1. Default 2 (paper).",
     )
     adv_eps: float = Field(
         1e-6, gt=0, description="eps of Eq. 1. Default 1e-6 (egpo-spec.md Sec. 3 [decision])."
     )
-    kl_coef: float = Field(0.001, ge=0, description="beta, weight of the k3 KL to the reference. Default 0.001 (paper).")
+    kl_coef: float = Field(
+        0.001, ge=0, description="beta, weight of the k3 KL to the reference. Default 0.001 (paper)."
+    )
     clip_eps: float = Field(0.2, gt=0, lt=1, description="PPO clip epsilon. Default 0.2 ([decision]).")
     clip_eps_high: float | None = Field(
         None, description="Upper clip epsilon (clip-higher); None = clip_eps. Default None ([decision])."
@@ -148,7 +157,9 @@ class AlgorithmConfig(Section):
         0, ge=0, description="Max policy versions between sampling and training; 0 = synchronous. Default 0."
     )
     is_cap: float = Field(
-        2.0, gt=0, description="Cap of the truncated importance-sampling correction (async mode). Default 2.0."
+        2.0,
+        gt=0,
+        description="Cap of the truncated importance-sampling correction (async mode). Default 2.0.",
     )
 
 
@@ -175,7 +186,9 @@ class TrainConfig(Section):
     prompts_per_step: int = Field(
         16, ge=1, description="Prompts per step (each sampled G times). Paper: 1024; default 16 (CPU)."
     )
-    eval_every: int = Field(0, ge=0, description="Evaluate every N steps (0 = only before and after). Default 0.")
+    eval_every: int = Field(
+        0, ge=0, description="Evaluate every N steps (0 = only before and after). Default 0."
+    )
     eval_limit: int | None = Field(None, ge=1, description="Validation samples per evaluation (None = all).")
     checkpoint_every: int = Field(0, ge=0, description="Checkpoint every N steps (0 = only at the end).")
     seed: int = Field(0, description="Global seed (model init, data order, sampling). Default 0.")
@@ -187,7 +200,9 @@ class ClusterConfig(Section):
         description="Ray cluster: 'local' starts one on this machine bound to 127.0.0.1; 'auto' or "
         "host:port joins an existing one (ray job submit). Default local.",
     )
-    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local cluster (None = all). Default None.")
+    num_cpus: int | None = Field(
+        None, ge=1, description="CPUs of the local cluster (None = all). Default None."
+    )
     colocate: bool = Field(
         True, description="Place rollout, reward and learner actors on shared resources. Default True."
     )
@@ -218,7 +233,12 @@ class RunConfig(Section):
         alg, roll, lrn, trn = self.algorithm, self.rollout, self.learner, self.train
         checks = [
             (alg.alpha > 1, "algorithm.alpha", alg.alpha, "a number > 1 (the cap |A|/alpha)"),
-            (roll.group_size >= 2, "rollout.group_size", roll.group_size, "an integer >= 2 (Eq. 1 needs a group)"),
+            (
+                roll.group_size >= 2,
+                "rollout.group_size",
+                roll.group_size,
+                "an integer >= 2 (Eq. 1 needs a group)",
+            ),
             (
                 alg.clip_eps_high is None or alg.clip_eps_high >= alg.clip_eps,
                 "algorithm.clip_eps_high",
@@ -283,7 +303,8 @@ def validate(data: dict[str, Any], source: str = "config") -> RunConfig:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"Invalid {source}: {problems}.") from None
+        end = "" if problems.endswith((".", "?")) else "."
+        raise ConfigError(f"Invalid {source}: {problems}{end}") from None
 
 
 def parse_value(text: str) -> Any:
@@ -307,7 +328,9 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         )
     section, field = parts
     if section not in RunConfig.model_fields:
-        raise ConfigError(f"Unknown config section '{section}' in '{assignment}'; did you mean '{_closest(key)}'?")
+        raise ConfigError(
+            f"Unknown config section '{section}' in '{assignment}'; did you mean '{_closest(key)}'?"
+        )
     node = data.setdefault(section, {})
     if not isinstance(node, dict):
         raise ConfigError(f"Config section '{section}' must be a mapping, got {node!r}.")

@@ -69,6 +69,4 @@ def empty_buffers(index: list[TensorSlot], device: str | torch.device = "cpu") -
         end = slot.offset + slot.numel
         if end > sizes.get(slot.buffer, (0, ""))[0]:
             sizes[slot.buffer] = (end, slot.dtype)
-    return [
-        torch.empty(sizes[b][0], dtype=getattr(torch, sizes[b][1]), device=device) for b in sorted(sizes)
-    ]
+    return [torch.empty(sizes[b][0], dtype=getattr(torch, sizes[b][1]), device=device) for b in sorted(sizes)]

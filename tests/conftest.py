@@ -53,8 +53,13 @@ def ray_cluster():
     ray.shutdown()
 
 
-_ACTOR_ENV = ("RAY_AUTH_MODE", "HF_HUB_OFFLINE", "VLLM_ENABLE_V1_MULTIPROCESSING", "TORCH_EXTENSIONS_DIR",
-              "TOKENIZERS_PARALLELISM")
+_ACTOR_ENV = (
+    "RAY_AUTH_MODE",
+    "HF_HUB_OFFLINE",
+    "VLLM_ENABLE_V1_MULTIPROCESSING",
+    "TORCH_EXTENSIONS_DIR",
+    "TOKENIZERS_PARALLELISM",
+)
 
 
 @pytest.fixture(scope="session")
