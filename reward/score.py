@@ -1,0 +1,55 @@
+"""The paper's strict binary reward (Eq. 3): 1 when format AND answer are right, else 0.
+
+egpo-spec.md Sec. 2: the format is one ``<think>...</think>`` block at the start followed by the
+answer. With gold calls, the answer must parse as a call list matching the gold under BFCL's AST
+rules. With no gold call (irrelevance, missing parameters), the answer is right iff it is not a
+call list; its text is not judged. No partial credit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reward.checker import check_calls
+from reward.grammar import ParsedCompletion, parse_completion
+from reward.prompt import OutputFormat
+
+
+def score(
+    text: str,
+    ground_truth: list[dict[str, Any]],
+    functions: list[dict[str, Any]],
+    category: str | None = None,
+    fmt: OutputFormat = "python",
+) -> float:
+    """Eq. 3 on a full completion: 1.0 or 0.0, never an exception (malformed input scores 0.0).
+
+    ``ground_truth`` is BFCL's possible answer (``[]``: no call expected); ``category`` a BFCL
+    category name or None (rule inferred from the gold, see ``check_calls``).
+    """
+    try:
+        parsed = parse_completion(text, fmt)
+        return 1.0 if parsed.format_ok and answer_correct(parsed, ground_truth, functions, category) else 0.0
+    except Exception:
+        return 0.0
+
+
+def answer_correct(
+    parsed: ParsedCompletion,
+    ground_truth: list[dict[str, Any]],
+    functions: list[dict[str, Any]],
+    category: str | None = None,
+) -> bool:
+    """The answer half of Eq. 3 on a parsed completion.
+
+    No call expected (an irrelevance category, or an empty gold outside the relevance category):
+    right iff the answer is not shaped like a non-empty call list; a call with non-literal
+    arguments still counts as a call, so it cannot pass as "no call". Relevance: right iff at least
+    one call parses. Otherwise ``check_calls`` decides.
+    """
+    category_name = category or ""
+    if "irrelevance" in category_name or (not ground_truth and "relevance" not in category_name):
+        return not parsed.call_syntax
+    if parsed.calls is None:
+        return False
+    return check_calls(parsed.calls, ground_truth, functions, category)
