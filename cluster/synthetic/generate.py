@@ -1,0 +1,236 @@
+"""The generator of the bundled synthetic function-calling data (``data/train.jsonl``, ``data/val.jsonl``).
+
+Categories: ``simple`` (the one tool offered), ``multiple`` (the right tool among 2-4),
+``parallel`` (one function twice), ``parallel_multiple`` (two functions), ``irrelevance`` (no
+offered tool fits) and ``missing_param`` (a required argument is not stated; the model must not
+call). The validation file draws its argument values, request templates, connectors and
+openers from held-out parts of every pool, so none of its phrasings or values occur in training.
+
+``python -m cluster.synthetic --seed 0 --out data/`` writes the shipped files; the same seed and
+sizes give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from cluster.data.sample import Sample
+from cluster.synthetic.families import FAMILY_OF, FUNCTIONS, Function, slots
+from cluster.synthetic.pools import POOLS, split_pool
+from reward import gold_to_calls, render_calls
+
+CATEGORY_WEIGHTS: dict[str, float] = {
+    "simple": 0.2,
+    "multiple": 0.3,
+    "parallel": 0.1,
+    "parallel_multiple": 0.1,
+    "irrelevance": 0.15,
+    "missing_param": 0.15,
+}
+# Openers and joins of two requests; the last of each list is held out for validation.
+OPENERS = ("", "", "", "Hi! ", "Please help: ", "Hey, ", "Quick question: ")
+CONNECTORS = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}", "{a} Plus: {b}", "Two things. {a} {b}")
+LOWERCASE_SECOND = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}")
+NO_CALL_IRRELEVANT = "None of the given functions can do that."
+DEFAULT_SIZES = {"train": 3000, "val": 300}
+
+
+def held_out(options: tuple[Any, ...] | list[Any], split: str) -> list[Any]:
+    """All but the last option for ``train``; only the last for ``val`` (when there are two or more)."""
+    if len(options) < 2:
+        return list(options)
+    return list(options[:-1]) if split == "train" else [options[-1]]
+
+
+class TaskWriter:
+    """Writes the requests, golds and reference completions of one split from a seeded RNG."""
+
+    def __init__(self, rng: random.Random, split: str):
+        self.rng = rng
+        self.split = split
+
+    # --- requests ---------------------------------------------------------------------------
+    def value(self, function: Function, param_name: str, avoid: tuple[Any, ...] = ()) -> Any:
+        param = function.param(param_name)
+        if param.type == "boolean":
+            return True
+        choices = list(param.enum) if param.enum else split_pool(POOLS[param.pool], self.split)
+        choices = [c for c in choices if c not in avoid] or choices
+        return self.rng.choice(choices)
+
+    def fill(self, function: Function, template: str) -> tuple[str, dict[str, Any]]:
+        """The request text and the stated arguments (distinct values for same-pool slots)."""
+        stated: dict[str, Any] = {}
+        for name in slots(template):
+            stated[name] = self.value(function, name, avoid=tuple(stated.values()))
+        text = template
+        for name, value in stated.items():
+            param = function.param(name)
+            shown = param.phrase if param.type == "boolean" else str(value)
+            text = text.replace("{" + name + "}", shown)
+        return text, stated
+
+    def request(self, function: Function) -> tuple[str, dict[str, Any]]:
+        template = self.rng.choice(held_out(function.templates, self.split))
+        return self.fill(function, template)
+
+    def opener(self, text: str) -> str:
+        opener = self.rng.choice(held_out(OPENERS, self.split))
+        if opener.endswith(", ") and not text.startswith(("I ", "I'")):
+            text = text[0].lower() + text[1:]
+        return opener + text
+
+    def join(self, first: str, second: str) -> str:
+        connector = self.rng.choice(held_out(CONNECTORS, self.split))
+        if connector in LOWERCASE_SECOND and not second.startswith(("I ", "I'")):
+            second = second[0].lower() + second[1:]
+        return connector.format(a=first, b=second)
+
+    # --- golds and references -----------------------------------------------------------------
+    @staticmethod
+    def gold(function: Function, stated: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
+        """BFCL possible answer of one call: stated values, optional unstated ones may be omitted."""
+        params: dict[str, list[Any]] = {}
+        for param in function.params:
+            if param.name in stated:
+                params[param.name] = [stated[param.name]]
+            elif not param.required:
+                params[param.name] = ["", param.default] if param.default is not None else [""]
+        return {function.name: params}
+
+    @staticmethod
+    def call_reference(topics: list[str], names: list[str], ground_truth: list[dict[str, Any]]) -> str:
+        if len(names) == 2 and names[0] == names[1]:
+            think = f"The user wants {topics[0]} twice. {names[0]} fits."
+        elif len(names) == 2:
+            think = f"The user wants {topics[0]} and {topics[1]}. {names[0]} and {names[1]} fit."
+        else:
+            think = f"The user wants {topics[0]}. {names[0]} fits."
+        return f"<think>{think}</think>{render_calls(gold_to_calls(ground_truth), 'python')}"
+
+    # --- tool sets ----------------------------------------------------------------------------
+    def distractors(self, chosen: list[Function], count: int, other_families: bool = False) -> list[Function]:
+        taken = {f.name for f in chosen}
+        families = {FAMILY_OF[f.name] for f in chosen}
+        pool = [
+            f
+            for f in FUNCTIONS
+            if f.name not in taken and not (other_families and FAMILY_OF[f.name] in families)
+        ]
+        return self.rng.sample(pool, count)
+
+    def toolset(self, functions: list[Function]) -> list[dict[str, Any]]:
+        shuffled = list(functions)
+        self.rng.shuffle(shuffled)
+        return [f.doc() for f in shuffled]
+
+    # --- one task per category ----------------------------------------------------------------
+    def task(self, category: str) -> dict[str, Any]:
+        function = self.rng.choice(FUNCTIONS)
+        if category in ("simple", "multiple"):
+            text, stated = self.request(function)
+            extra = [] if category == "simple" else self.distractors([function], self.rng.randint(1, 3))
+            gt = [self.gold(function, stated)]
+            return self._record(
+                text, [function, *extra], gt, self.call_reference([function.topic], [function.name], gt)
+            )
+        if category == "parallel":
+            first, stated_a = self.request(function)
+            second, stated_b = self.request(function)
+            for _ in range(10):
+                if stated_b != stated_a:
+                    break
+                second, stated_b = self.request(function)
+            extra = self.distractors([function], self.rng.randint(0, 2))
+            gt = [self.gold(function, stated_a), self.gold(function, stated_b)]
+            ref = self.call_reference([function.topic] * 2, [function.name] * 2, gt)
+            return self._record(self.join(first, second), [function, *extra], gt, ref)
+        if category == "parallel_multiple":
+            other = self.rng.choice([f for f in FUNCTIONS if f.name != function.name])
+            first, stated_a = self.request(function)
+            second, stated_b = self.request(other)
+            extra = self.distractors([function, other], self.rng.randint(0, 1))
+            gt = [self.gold(function, stated_a), self.gold(other, stated_b)]
+            ref = self.call_reference([function.topic, other.topic], [function.name, other.name], gt)
+            return self._record(self.join(first, second), [function, other, *extra], gt, ref)
+        if category == "irrelevance":
+            text, _ = self.request(function)
+            offered = self.distractors([function], self.rng.randint(1, 3), other_families=True)
+            think = f"The user wants {function.topic}. No given function does that."
+            return self._record(text, offered, [], f"<think>{think}</think>{NO_CALL_IRRELEVANT}")
+        if category == "missing_param":
+            return self.missing_task(function)
+        raise ValueError(f"unknown category {category!r}")
+
+    def missing_task(self, function: Function) -> dict[str, Any]:
+        template = self.rng.choice(held_out(function.missing, self.split))
+        text, _ = self.fill(function, template)
+        absent = [p.name for p in function.params if p.required and p.name not in slots(template)]
+        names = " and ".join(absent)
+        think = f"The user wants {function.topic}, but the required {names} is not given."
+        answer = f"Please tell me the {names} so I can call {function.name}."
+        extra = self.distractors([function], self.rng.randint(0, 2))
+        return self._record(text, [function, *extra], [], f"<think>{think}</think>{answer}")
+
+    def _record(
+        self, text: str, functions: list[Function], ground_truth: list[dict[str, Any]], reference: str
+    ) -> dict[str, Any]:
+        return {
+            "messages": [{"role": "user", "content": self.opener(text)}],
+            "tools": self.toolset(functions),
+            "ground_truth": ground_truth,
+            "reference": reference,
+        }
+
+
+def generate_split(split: str, count: int, seed: int) -> list[Sample]:
+    """``count`` distinct samples of ``split`` ("train" or "val"), categories drawn by ``CATEGORY_WEIGHTS``."""
+    rng = random.Random(f"egpo-synthetic-{seed}-{split}")
+    writer = TaskWriter(rng, split)
+    categories, weights = list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values())
+    samples: list[Sample] = []
+    seen: set[str] = set()
+    attempts = 0
+    while len(samples) < count:
+        attempts += 1
+        if attempts > 50 * count:
+            raise RuntimeError(f"could not write {count} distinct {split} samples; the pools are too small")
+        category = rng.choices(categories, weights)[0]
+        record = writer.task(category)
+        key = json.dumps([record["messages"], record["tools"]], sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        samples.append(Sample(id=f"{split}-{len(samples):05d}", category=category, **record))
+    return samples
+
+
+def write_jsonl(samples: list[Sample], path: Path) -> None:
+    """One sample per line in the ``egpo`` format (stable key order, UTF-8, newline-terminated)."""
+    lines = [json.dumps(sample.model_dump(), ensure_ascii=False) for sample in samples]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def category_counts(samples: list[Sample]) -> dict[str, int]:
+    counts = Counter(sample.category for sample in samples)
+    return {category: counts[category] for category in CATEGORY_WEIGHTS}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cluster.synthetic", description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (the shipped files use 0)")
+    parser.add_argument("--out", type=Path, default=Path("data"), help="output folder")
+    parser.add_argument("--train", type=int, default=DEFAULT_SIZES["train"], help="training samples")
+    parser.add_argument("--val", type=int, default=DEFAULT_SIZES["val"], help="validation samples")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", args.train), ("val", args.val)):
+        samples = generate_split(split, count, args.seed)
+        path = args.out / f"{split}.jsonl"
+        write_jsonl(samples, path)
+        print(f"wrote {len(samples)} samples to {path}: {category_counts(samples)}")
