@@ -1,0 +1,134 @@
+"""Prompt rendering through the tiny tokenizer's chat template, PromptTooLong, SFT references."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cluster.data import (
+    PromptTooLong,
+    Sample,
+    corpus_texts,
+    prompt_messages,
+    reference_completion,
+    render_prompt,
+)
+from cluster.tiny_model import build_tokenizer
+from reward import render_system_prompt, score
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Current weather in a city.",
+    "parameters": {
+        "type": "dict",
+        "properties": {"city": {"type": "string", "description": "City name."}},
+        "required": ["city"],
+    },
+}
+SINGLE = Sample(
+    id="w1",
+    messages=[{"role": "user", "content": "What's the weather in Paris?"}],
+    tools=[WEATHER],
+    ground_truth=[{"get_weather": {"city": ["Paris"]}}],
+    category="simple",
+    reference="<think>The user wants the current weather. get_weather fits.</think>[get_weather(city='Paris')]",
+)
+HISTORY = Sample(
+    id="w2",
+    messages=[
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}],
+        },
+        {"role": "tool", "content": '{"temp": 3}'},
+        {"role": "user", "content": "And in Rome?"},
+    ],
+    tools=[WEATHER],
+    ground_truth=[{"get_weather": {"city": ["Rome"]}}],
+    category="simple",
+)
+NO_CALL = Sample(
+    id="w3",
+    messages=[{"role": "user", "content": "Who wrote Hamlet?"}],
+    tools=[WEATHER],
+    ground_truth=[],
+    category="irrelevance",
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer(corpus_texts([SINGLE, HISTORY, NO_CALL]), vocab_size=400)
+
+
+def test_prompt_is_our_system_prompt_then_the_turns_through_the_chat_template(tokenizer):
+    ids = render_prompt(SINGLE, tokenizer)
+    text = tokenizer.decode(ids)
+    system = render_system_prompt([WEATHER], "python")
+    assert text == (
+        f"<|im_start|>system\n{system}<|im_end|>\n"
+        "<|im_start|>user\nWhat's the weather in Paris?<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    assert ids == tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def test_the_sample_system_turn_is_merged_after_ours_and_history_calls_are_written_out():
+    messages = prompt_messages(HISTORY, "python")
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "user"]
+    assert messages[0]["content"] == render_system_prompt([WEATHER], "python") + "\nAnswer briefly."
+    assert messages[2]["content"] == "[get_weather(city='Oslo')]"
+    hermes = prompt_messages(HISTORY, "hermes")
+    assert (
+        hermes[2]["content"]
+        == '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
+    )
+    assert "<tool_call>" in hermes[0]["content"]  # the hermes system prompt
+
+
+def test_prompt_too_long_is_raised_with_id_and_length_never_truncated(tokenizer):
+    length = len(render_prompt(HISTORY, tokenizer))
+    assert render_prompt(HISTORY, tokenizer, max_prompt_tokens=length) == render_prompt(HISTORY, tokenizer)
+    with pytest.raises(PromptTooLong, match=rf"sample 'w2': the rendered prompt has {length} tokens") as info:
+        render_prompt(HISTORY, tokenizer, max_prompt_tokens=length - 1)
+    assert (info.value.sample_id, info.value.length, info.value.limit) == ("w2", length, length - 1)
+    assert isinstance(info.value, ValueError)
+
+
+def test_prompt_with_the_tiny_model_directory_tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ids = render_prompt(SINGLE, tokenizer)
+    assert tokenizer.decode(ids).endswith("<|im_start|>assistant\n")
+    assert ids[0] == tokenizer.convert_tokens_to_ids("<|im_start|>")
+
+
+def test_reference_completions_score_one_in_both_formats():
+    for sample in (SINGLE, HISTORY, NO_CALL):
+        for fmt in ("python", "hermes"):
+            completion = reference_completion(sample, fmt)
+            assert completion.startswith("<think>")
+            assert score(completion, sample.ground_truth, sample.tools, sample.category, fmt=fmt) == 1.0
+    assert reference_completion(SINGLE, "python") == SINGLE.reference
+    hermes = reference_completion(SINGLE, "hermes")
+    assert hermes.startswith(
+        "<think>The user wants the current weather. get_weather fits.</think><tool_call>"
+    )
+    assert json.loads(hermes.split("<tool_call>")[1].split("</tool_call>")[0]) == {
+        "name": "get_weather",
+        "arguments": {"city": "Paris"},
+    }
+
+
+def test_corpus_texts_hold_system_prompts_turns_and_references_once():
+    texts = corpus_texts([SINGLE, SINGLE, NO_CALL])
+    assert len(texts) == len(set(texts))
+    assert render_system_prompt([WEATHER], "python") in texts
+    assert "What's the weather in Paris?" in texts and "Who wrote Hamlet?" in texts
+    assert SINGLE.reference in texts
+    assert reference_completion(NO_CALL) in texts
