@@ -1,0 +1,168 @@
+"""The reward actor pool: Ray actors that score completions with the strict binary reward (Eq. 3).
+
+A batch is cut into contiguous chunks spread over the actors; rewards come back in input order.
+An actor that dies is replaced (up to ``max_restarts`` times over the pool's life) and its
+unfinished chunks are sent to the replacement, so every completion is scored and appears once.
+Scoring is a pure function of the item, so a chunk retried after a death gives the same rewards.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError
+
+from reward.prompt import OutputFormat
+from reward.score import score
+
+REQUIRED_KEYS = ("text", "ground_truth", "functions")
+_NAME_RELEASE_TIMEOUT_S = 10.0
+
+
+class RewardActor:
+    """One scoring process: ``score_chunk(items) -> rewards``."""
+
+    def __init__(self, fmt: OutputFormat = "python") -> None:
+        self.fmt = fmt
+
+    def score_chunk(self, items: list[dict[str, Any]]) -> list[float]:
+        return [
+            score(item["text"], item["ground_truth"], item["functions"], item.get("category"), self.fmt)
+            for item in items
+        ]
+
+    def ping(self) -> bool:
+        return True
+
+
+class RewardPoolError(RuntimeError):
+    """The pool cannot score: its actors kept dying past ``max_restarts``."""
+
+
+class RewardPool:
+    """``num_actors`` reward actors with ``cpus_per_actor`` CPUs each (fractions allowed).
+
+    ``score(items)`` takes dicts with keys ``text``, ``ground_truth``, ``functions`` and optional
+    ``category`` and returns one float per item, in order. ``chunk_size`` bounds the items per
+    remote call (default: the batch split evenly over the actors). Actors are named
+    ``f"{name_prefix}-{i}"`` when ``name_prefix`` is given. Needs ``ray.init`` done by the caller.
+    """
+
+    def __init__(
+        self,
+        num_actors: int = 1,
+        cpus_per_actor: float = 0.25,
+        fmt: OutputFormat = "python",
+        max_restarts: int = 3,
+        name_prefix: str | None = None,
+        chunk_size: int | None = None,
+    ) -> None:
+        if num_actors < 1:
+            raise ValueError(f"reward pool num_actors must be >= 1, got {num_actors}")
+        if cpus_per_actor <= 0:
+            raise ValueError(f"reward pool cpus_per_actor must be > 0, got {cpus_per_actor}")
+        if max_restarts < 0:
+            raise ValueError(f"reward pool max_restarts must be >= 0, got {max_restarts}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"reward pool chunk_size must be >= 1 or None, got {chunk_size}")
+        if fmt not in ("python", "hermes"):
+            raise ValueError(f"unknown output format {fmt!r}: expected 'python' or 'hermes'")
+        if not ray.is_initialized():
+            raise RuntimeError("RewardPool needs a running Ray: call ray.init() first")
+        self.fmt = fmt
+        self.cpus_per_actor = cpus_per_actor
+        self.max_restarts = max_restarts
+        self.name_prefix = name_prefix
+        self.chunk_size = chunk_size
+        self.restarts = 0
+        self._actor_class = ray.remote(RewardActor)
+        self._actors = [self._start_actor(i) for i in range(num_actors)]
+        ray.get([actor.ping.remote() for actor in self._actors])
+
+    @property
+    def size(self) -> int:
+        """The number of actors."""
+        return len(self._actors)
+
+    def actor_name(self, index: int) -> str | None:
+        """The Ray name of actor ``index`` (None without ``name_prefix``)."""
+        return None if self.name_prefix is None else f"{self.name_prefix}-{index}"
+
+    def score(self, items: list[dict[str, Any]]) -> list[float]:
+        """Rewards for ``items`` in input order; a dead actor's chunks are retried on its replacement."""
+        _validate(items)
+        if not self._actors:
+            raise RewardPoolError("the reward pool is shut down")
+        rewards: list[float | None] = [None] * len(items)
+        pending: dict[ray.ObjectRef, tuple[int, int, int, Any]] = {}
+        for number, (start, stop) in enumerate(self._chunks(len(items))):
+            slot = number % len(self._actors)
+            pending[self._submit(slot, items[start:stop])] = (start, stop, slot, self._actors[slot])
+        while pending:
+            (ready,), _ = ray.wait(list(pending), num_returns=1)
+            start, stop, slot, actor = pending.pop(ready)
+            try:
+                chunk_rewards = ray.get(ready)
+            except RayActorError:
+                if self._actors[slot] is actor:
+                    self._replace(slot)
+                pending[self._submit(slot, items[start:stop])] = (start, stop, slot, self._actors[slot])
+                continue
+            if len(chunk_rewards) != stop - start:
+                raise RewardPoolError(
+                    f"reward actor {slot} returned {len(chunk_rewards)} rewards for {stop - start} items"
+                )
+            rewards[start:stop] = chunk_rewards
+        assert all(r is not None for r in rewards), "every item is scored"
+        return rewards  # type: ignore[return-value]
+
+    def shutdown(self) -> None:
+        """Kill every actor; the pool cannot score afterwards."""
+        for actor in self._actors:
+            ray.kill(actor, no_restart=True)
+        self._actors = []
+
+    def _chunks(self, count: int) -> list[tuple[int, int]]:
+        size = self.chunk_size or max(1, math.ceil(count / len(self._actors)))
+        return [(start, min(start + size, count)) for start in range(0, count, size)]
+
+    def _submit(self, slot: int, chunk: list[dict[str, Any]]) -> ray.ObjectRef:
+        return self._actors[slot].score_chunk.remote(chunk)
+
+    def _start_actor(self, index: int) -> Any:
+        options: dict[str, Any] = {"num_cpus": self.cpus_per_actor, "max_restarts": 0, "max_task_retries": 0}
+        name = self.actor_name(index)
+        if name is None:
+            return self._actor_class.options(**options).remote(self.fmt)
+        deadline = time.monotonic() + _NAME_RELEASE_TIMEOUT_S
+        while True:  # a dead actor's name is released by Ray shortly after its death
+            try:
+                return self._actor_class.options(name=name, **options).remote(self.fmt)
+            except ValueError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _replace(self, slot: int) -> None:
+        if self.restarts >= self.max_restarts:
+            raise RewardPoolError(
+                f"reward actor {slot} died and the pool already replaced {self.restarts} actors "
+                f"(reward pool max_restarts={self.max_restarts}); see the Ray logs for the cause"
+            )
+        self.restarts += 1
+        ray.kill(self._actors[slot], no_restart=True)
+        self._actors[slot] = self._start_actor(slot)
+
+
+def _validate(items: list[dict[str, Any]]) -> None:
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"reward item {index} must be a dict, got {type(item).__name__}")
+        missing = [key for key in REQUIRED_KEYS if key not in item]
+        if missing:
+            raise ValueError(
+                f"reward item {index} lacks key(s) {missing}; expected {list(REQUIRED_KEYS)} (+ 'category')"
+            )

@@ -1,0 +1,97 @@
+"""The reward actor pool on a real local Ray cluster: order, chunking, and surviving a killed actor."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from reward import render_calls, score
+from reward.pool import RewardPool, RewardPoolError
+
+DOC = {
+    "name": "add",
+    "parameters": {
+        "type": "dict",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    },
+}
+
+
+def make_items(count: int) -> list[dict]:
+    """Item i asks for add(a=i, b=1); every third completion gets b wrong, every fifth has no think block."""
+    items = []
+    for i in range(count):
+        answer = render_calls([{"name": "add", "arguments": {"a": i, "b": 2 if i % 3 == 0 else 1}}])
+        text = answer if i % 5 == 0 else f"<think>add {i} and 1</think>\n{answer}"
+        items.append({"text": text, "ground_truth": [{"add": {"a": [i], "b": [1]}}], "functions": [DOC]})
+    return items
+
+
+def expected_rewards(items: list[dict]) -> list[float]:
+    return [score(item["text"], item["ground_truth"], item["functions"]) for item in items]
+
+
+def test_pool_scores_in_input_order_across_actors(ray_cluster):
+    pool = RewardPool(num_actors=2, cpus_per_actor=0.25, chunk_size=7, name_prefix="reward-order")
+    try:
+        items = make_items(100)
+        rewards = pool.score(items)
+        assert rewards == expected_rewards(items)
+        assert rewards[1] == 1.0 and rewards[3] == 0.0 and rewards[5] == 0.0  # the three kinds of item
+        assert pool.size == 2 and pool.score([]) == []
+        assert {ray_cluster.get_actor(f"reward-order-{i}") is not None for i in range(2)} == {True}
+    finally:
+        pool.shutdown()
+
+
+def test_items_are_validated_with_a_clear_message(ray_cluster):
+    pool = RewardPool(num_actors=1)
+    try:
+        with pytest.raises(ValueError, match=r"reward item 1 lacks key\(s\) \['functions'\]"):
+            pool.score([make_items(1)[0], {"text": "x", "ground_truth": []}])
+    finally:
+        pool.shutdown()
+    with pytest.raises(ValueError, match="num_actors must be >= 1"):
+        RewardPool(num_actors=0)
+
+
+def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
+    """Kill an actor between batches and during one: every item is scored exactly once, correctly."""
+    pool = RewardPool(
+        num_actors=2, cpus_per_actor=0.25, chunk_size=500, name_prefix="reward-kill", max_restarts=3
+    )
+    try:
+        items = make_items(600)
+        assert pool.score(items) == expected_rewards(items)
+
+        ray_cluster.kill(ray_cluster.get_actor("reward-kill-0"))
+        assert pool.score(items) == expected_rewards(items)
+        assert pool.restarts == 1
+        assert ray_cluster.get_actor("reward-kill-0") is not None  # the replacement took the name
+
+        big = make_items(40_000)
+        result: dict[str, list[float]] = {}
+        worker = threading.Thread(target=lambda: result.setdefault("rewards", pool.score(big)))
+        worker.start()
+        time.sleep(0.2)  # the batch takes ~1 s on 2 cores
+        assert worker.is_alive(), "the batch must still be running when the actor is killed"
+        ray_cluster.kill(ray_cluster.get_actor("reward-kill-1"))
+        worker.join(timeout=120)
+        assert result["rewards"] == expected_rewards(big)
+        assert len(result["rewards"]) == len(big)
+        assert pool.restarts == 2
+    finally:
+        pool.shutdown()
+
+
+def test_the_pool_gives_up_after_max_restarts(ray_cluster):
+    pool = RewardPool(num_actors=1, max_restarts=0, name_prefix="reward-giveup")
+    try:
+        ray_cluster.kill(ray_cluster.get_actor("reward-giveup-0"))
+        with pytest.raises(RewardPoolError, match="max_restarts=0"):
+            pool.score(make_items(10))
+    finally:
+        pool.shutdown()
