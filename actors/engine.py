@@ -1,0 +1,219 @@
+"""One vLLM engine: grouped sampling with the sampled tokens' log-probs, and in-place weight updates.
+
+:class:`RolloutEngine` is a plain class (usable in-process, e.g. for evaluation scripts);
+``actors.rollout.RolloutWorker`` is the same class as a Ray actor. vLLM is imported only when an
+engine is built, after the environment it reads at import time is set.
+
+Log-probs are those of the distribution actually sampled from, softmax(logits / T) (vLLM's
+``logprobs_mode="processed_logprobs"``; the default "raw_logprobs" ignores T): the learner
+recomputes old log-probs the same way, so the ratio of Eq. 4 starts at 1. With ``top_p < 1`` the
+processed log-probs are those of the renormalised nucleus, which the learner does not recompute.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from actors.weight_loading import reload_in_worker, serialize_weights
+from common.flat_weights import TensorSlot, unpack
+
+LOGPROBS_MODE = "processed_logprobs"
+# Prompt i of a seeded call samples with seeds seed * SEED_STRIDE + i * G + j, j < G (vLLM adds j).
+SEED_STRIDE = 1 << 20
+
+Completion = dict[str, Any]
+
+
+def _check_model_dir(model_path: str | os.PathLike) -> Path:
+    path = Path(model_path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"RolloutWorker: model directory '{path}' does not exist (model.path must be a local "
+            "Hugging Face model directory; nothing is downloaded)"
+        )
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"RolloutWorker: '{path}' has no config.json, so it is not a Hugging Face model directory"
+        )
+    return path
+
+
+def _set_engine_env(in_process: bool) -> None:
+    """Environment vLLM reads at import time; values already set by the user win."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if in_process:
+        # The engine core stays in this process: start-up ~2 s instead of 15-35 s (stack-notes.md).
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    else:
+        # The weight-reload function must be pickled to the worker processes.
+        os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
+
+
+class RolloutEngine:
+    """Owns one ``vllm.LLM``; samples groups of completions and takes new weights in place."""
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        dtype: str = "float32",
+        max_model_len: int = 2048,
+        gpu_memory_utilization: float = 0.1,
+        tensor_parallel_size: int = 1,
+        enable_prefix_caching: bool = True,
+        seed: int = 0,
+        enforce_eager: bool | None = None,
+    ) -> None:
+        """Start the engine. ``gpu_memory_utilization`` is the share of GPU memory (on CPU: of the
+        NUMA node's RAM) the engine may fill with weights, activations and KV cache; the vLLM default
+        0.92 fails on CPU, and below ~0.08 even the tiny model does not fit on a 12 GiB node. ``enforce_eager`` None means True on
+        CPU and False (CUDA graphs) on GPU. Raises ``RuntimeError`` naming the model and the
+        settings when vLLM cannot start (e.g. the memory setting does not fit)."""
+        self.model_path = str(_check_model_dir(model_path))
+        self._version = 0
+        self._weight_group = None
+        self._settings = dict(
+            dtype=dtype,
+            max_model_len=max_model_len,
+            gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size,
+            enable_prefix_caching=enable_prefix_caching,
+            seed=seed,
+        )
+        self._in_process = tensor_parallel_size == 1
+        _set_engine_env(self._in_process)
+        self._in_process = self._in_process and os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+        on_gpu = torch.cuda.is_available()
+        self.device = "cuda" if on_gpu else "cpu"
+        try:
+            from vllm import LLM
+
+            self.llm = LLM(
+                model=self.model_path,
+                enforce_eager=(not on_gpu) if enforce_eager is None else enforce_eager,
+                distributed_executor_backend="uni" if tensor_parallel_size == 1 else None,
+                logprobs_mode=LOGPROBS_MODE,
+                **self._settings,
+            )
+        except Exception as err:
+            settings = ", ".join(f"{k}={v}" for k, v in self._settings.items())
+            hint = ""
+            if "memory" in str(err).lower() or "kv cache" in str(err).lower():
+                hint = (
+                    " (gpu_memory_utilization is the share of GPU memory, or on CPU of the NUMA node's "
+                    "RAM, that the engine may use for weights, activations and KV cache together: it must "
+                    "cover the model and at least one max_model_len sequence)"
+                )
+            raise RuntimeError(
+                f"RolloutWorker: the vLLM engine failed to start for model '{self.model_path}' "
+                f"({settings}) on {self.device}: {type(err).__name__}: {err}{hint}"
+            ) from err
+
+    # ------------------------------------------------------------------ health
+    def ping(self) -> dict[str, Any]:
+        """Cheap liveness check: policy version, model path, process id and device."""
+        return {
+            "version": self._version,
+            "model_path": self.model_path,
+            "pid": os.getpid(),
+            "device": self.device,
+        }
+
+    def version(self) -> int:
+        """The policy version of the weights the engine samples with (0 = the loaded checkpoint)."""
+        return self._version
+
+    # ------------------------------------------------------------------ sampling
+    def generate(
+        self,
+        prompts: list[list[int]] | list[str],
+        group_size: int,
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> list[list[Completion]]:
+        """Sample ``group_size`` completions per prompt, all prompts submitted in one batch.
+
+        Returns, per prompt in request order, G dicts with ``token_ids``, ``logprobs`` (the sampled
+        token's log-prob under softmax(logits / temperature), one per token), ``text``,
+        ``finish_reason`` ("stop": end-of-sequence token or a stop string, "length": hit
+        ``max_new_tokens`` or the model length), ``policy_version`` and ``prompt_token_ids`` (the
+        ids vLLM used, also for text prompts). A fixed ``seed`` reproduces the same completions.
+        """
+        _check_sampling_args(prompts, group_size, temperature, top_p, max_new_tokens)
+        from vllm import SamplingParams
+
+        def params(i: int) -> SamplingParams:
+            return SamplingParams(
+                n=group_size,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_new_tokens,
+                stop=list(stop) if stop else None,
+                logprobs=0,
+                seed=None if seed is None else seed * SEED_STRIDE + i * group_size,
+            )
+
+        inputs = [{"prompt": p} if isinstance(p, str) else {"prompt_token_ids": list(p)} for p in prompts]
+        sampling = [params(i) for i in range(len(prompts))]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=False)  # in request order
+        return [self._group(out) for out in outputs]
+
+    def _group(self, out) -> list[Completion]:
+        prompt_ids = list(out.prompt_token_ids or [])
+        group = []
+        for c in sorted(out.outputs, key=lambda c: c.index):
+            ids = list(c.token_ids)
+            logprobs = [float(step[tok].logprob) for step, tok in zip(c.logprobs or [], ids, strict=True)]
+            group.append(
+                {
+                    "token_ids": ids,
+                    "logprobs": logprobs,
+                    "text": c.text,
+                    "finish_reason": c.finish_reason,
+                    "policy_version": self._version,
+                    "prompt_token_ids": prompt_ids,
+                }
+            )
+        return group
+
+    # ------------------------------------------------------------------ weights
+    def update_weights(self, buffers: list[torch.Tensor], index: list[TensorSlot], version: int) -> None:
+        """Load the learner's flat buffers (``common.flat_weights`` format, Hugging Face names) into
+        the running engine, reset the prefix cache and record ``version`` as the policy version."""
+        self._load_named(list(unpack(buffers, index)), version)
+
+    def _load_named(self, named: list[tuple[str, torch.Tensor]], version: int) -> None:
+        payload = named if self._in_process else serialize_weights(named)
+        self.llm.collective_rpc(reload_in_worker, args=(payload,))
+        self.llm.reset_prefix_cache()
+        self._version = int(version)
+
+
+def _check_sampling_args(
+    prompts, group_size: int, temperature: float, top_p: float, max_new_tokens: int
+) -> None:
+    if not isinstance(prompts, list | tuple) or not prompts:
+        raise ValueError("generate: prompts must be a non-empty list of strings or token-id lists")
+    for i, p in enumerate(prompts):
+        ok = isinstance(p, str) or (isinstance(p, list | tuple) and all(isinstance(t, int) for t in p))
+        if not ok or len(p) == 0:
+            raise ValueError(
+                f"generate: prompt {i} must be a non-empty string or list of token ids, got {p!r:.80}"
+            )
+    if group_size < 1:
+        raise ValueError(f"generate: group_size must be >= 1, got {group_size}")
+    if not temperature > 0:
+        raise ValueError(
+            f"generate: temperature must be > 0 (log-probs are of softmax(logits / T)), got {temperature}"
+        )
+    if not 0 < top_p <= 1:
+        raise ValueError(f"generate: top_p must be in (0, 1], got {top_p}")
+    if max_new_tokens < 1:
+        raise ValueError(f"generate: max_new_tokens must be >= 1, got {max_new_tokens}")
