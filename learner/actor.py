@@ -1,0 +1,442 @@
+"""The learner Ray actor: one data-parallel rank of a DeepSpeed engine that trains the policy with EGPO.
+
+One ``train_step`` is the learner half of an RL step (egpo-spec.md Sec. 3-4):
+
+1. recompute the old policy's token log-probs and entropies (no grad, logits / temperature),
+   and the frozen reference's log-probs when ``kl_coef > 0``;
+2. CoT entropy per rollout (Eq. 4) -> EGPO advantages (Eq. 1 + 5) per group;
+3. ``ppo_epochs`` optimizer steps, each accumulating gradients over length-sorted micro-batches of
+   the PPO-clip + beta * k3-KL loss, token-mean over the completion tokens of the *global* batch
+   (the count is all-reduced over ranks; DeepSpeed averages gradients over ranks, so each rank
+   scales its loss by the world size).
+
+Several actors with ``world_size > 1`` are data-parallel ranks; each gets whole groups. Every rank
+must call the collective methods (train_step, sft_step, export_weights, save/load_checkpoint, and
+compute_logprobs under ZeRO-3) the same number of times.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import ray
+import torch
+import torch.distributed as dist
+
+from learner import batch as batching
+from learner import checkpoint as ckpt
+from learner.egpo import (
+    cot_entropy,
+    egpo_advantages,
+    group_advantages,
+    kl_k3,
+    masked_mean,
+    policy_loss,
+    think_span_mask,
+    token_entropy,
+    truncated_is_weights,
+)
+from learner.engine import (
+    DTYPES,
+    base_optimizer,
+    deepspeed_config,
+    device_for,
+    init_distributed,
+    lr_at,
+    set_lr,
+)
+from learner.policy import CompletionHead, full_state_dict, token_logprobs
+from learner.settings import LearnerSettings
+
+
+@ray.remote
+class Learner:
+    """A DeepSpeed learner rank. ``settings`` use the config's field names (see :class:`LearnerSettings`)."""
+
+    def __init__(
+        self,
+        model_path: str,
+        rank: int = 0,
+        world_size: int = 1,
+        master_addr: str = "127.0.0.1",
+        master_port: int = 29500,
+        **settings,
+    ):
+        import deepspeed
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.cfg = LearnerSettings.from_kwargs(settings)
+        self.model_path = Path(model_path)
+        self.rank, self.world_size = rank, world_size
+        torch.manual_seed(self.cfg.seed)
+        self.device = device_for(self.cfg.backend)
+        init_distributed(rank, world_size, master_addr, master_port, self.cfg.backend)
+
+        tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        self.think_open = tokenizer.encode("<think>", add_special_tokens=False)
+        self.think_close = tokenizer.encode("</think>", add_special_tokens=False)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+        lm = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=torch.float32)
+        lm.eval()  # no dropout: the ratio of the first PPO pass must be exactly 1
+        self.policy = CompletionHead(lm)
+        ds_config = deepspeed_config(
+            lr=self.cfg.lr,
+            weight_decay=self.cfg.weight_decay,
+            grad_clip=self.cfg.grad_clip,
+            micro_batch_size=self.cfg.micro_batch_size,
+            zero_stage=self.cfg.zero_stage,
+            dtype=self.cfg.dtype,
+            world_size=world_size,
+        )
+        self.engine, *_ = deepspeed.initialize(
+            model=self.policy,
+            model_parameters=[p for p in self.policy.parameters() if p.requires_grad],
+            config=ds_config,
+        )
+        self.reference: CompletionHead | None = None
+        self.reference_is_source = True  # False once reset_reference() replaced the source weights
+        if self.cfg.kl_coef > 0:
+            ref = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=DTYPES[self.cfg.dtype])
+            self.reference = CompletionHead(ref.eval().requires_grad_(False)).to(self.device)
+        self.step = 0  # RL steps done (the lr schedule's clock)
+
+    # -- small helpers ---------------------------------------------------------------------------
+
+    def ping(self) -> str:
+        return "pong"
+
+    def _all_reduce(self, values: list[float], op=dist.ReduceOp.SUM) -> list[float]:
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        if self.world_size > 1:
+            dist.all_reduce(t, op=op)
+        return t.tolist()
+
+    def _micro_batches(self, prompts, completions) -> list[tuple[list[int], batching.SequenceBatch]]:
+        """Length-sorted micro-batches, the same number on every rank (an empty one is a masked dummy)."""
+        lengths = [len(p) + len(c) for p, c in zip(prompts, completions, strict=True)]
+        local = math.ceil(len(lengths) / self.cfg.micro_batch_size)
+        num = int(self._all_reduce([local], dist.ReduceOp.MAX)[0])
+        out = []
+        for idx in batching.plan_micro_batches(lengths, self.cfg.micro_batch_size, num):
+            rows = idx or [0]
+            mb = batching.collate(
+                [prompts[i] for i in rows], [completions[i] for i in rows], self.device, self.pad_id
+            )
+            if not idx:
+                mb.mask.zero_()
+            out.append((idx, mb))
+        return out
+
+    def _logits(self, head, mb: batching.SequenceBatch) -> torch.Tensor:
+        return head(mb.input_ids, mb.positions)
+
+    def _optimizer_step(self) -> float:
+        """Step the engine after the boundary backward; return the global grad norm (before clipping)."""
+        own_norm = None
+        if self.cfg.zero_stage == 0 and self.cfg.dtype == "float32":
+            grads = [p.grad for p in self.policy.parameters() if p.grad is not None]
+            own_norm = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+        self.engine.step()
+        norm = self.engine.get_global_grad_norm()
+        return float(norm) if norm is not None else (own_norm if own_norm is not None else float("nan"))
+
+    # -- RL ---------------------------------------------------------------------------------------
+
+    def train_step(self, batch: dict) -> dict:
+        """One EGPO step on this rank's whole groups; returns metrics of the global batch (all ranks)."""
+        prompts, completions = batch["prompt_ids"], batch["completion_ids"]
+        rewards, group_size = batch["rewards"], int(batch["group_size"])
+        temperature = float(batch.get("temperature", 1.0))
+        sampler = batch.get("sampler_logprobs")
+        _check_rl_batch(prompts, completions, rewards, group_size, sampler)
+        cfg, n = self.cfg, len(prompts)
+        t0 = time.perf_counter()
+        micro = self._micro_batches(prompts, completions)
+
+        # 1) recompute: old log-probs, entropies, reference log-probs (no grad)
+        old_logp, ref_logp, entropy_sum, lp_gap_sum, lp_gap_n = [], [], 0.0, 0.0, 0
+        cot = torch.zeros(n)
+        with torch.no_grad():
+            for idx, mb in micro:
+                logits = self._logits(self.engine, mb)
+                old_logp.append(token_logprobs(logits, mb.targets, temperature))
+                ent = token_entropy(logits, temperature)
+                if idx:
+                    span = think_span_mask(mb.targets, self.think_open, self.think_close, pad_mask=mb.mask)
+                    cot[idx] = cot_entropy(ent, span).cpu()
+                    entropy_sum += float((ent * mb.mask).sum())
+                del logits
+                ref_logp.append(
+                    token_logprobs(self._logits(self.reference, mb), mb.targets, temperature)
+                    if self.reference is not None
+                    else None
+                )
+        is_weights: list[torch.Tensor | None] = [None] * len(micro)
+        if sampler is not None:
+            stale = int(batch.get("staleness", 0)) > 0
+            for k, (idx, mb) in enumerate(micro):
+                if not idx:
+                    continue
+                sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
+                lp_gap_sum += float(((sampled - old_logp[k]).abs() * mb.mask).sum())
+                lp_gap_n += int(mb.mask.sum())
+                if stale:  # asynchronous mode: the rollouts came from an older policy
+                    is_weights[k] = truncated_is_weights(old_logp[k], sampled, cfg.is_cap)
+        t_recompute = time.perf_counter() - t0
+
+        # 2) advantages per group (Eq. 1, 4, 5)
+        r = torch.tensor(rewards, dtype=torch.float32).view(-1, group_size)
+        base = group_advantages(r, cfg.adv_eps)
+        adv = egpo_advantages(r, cot.view(-1, group_size), cfg.entropy_coef, cfg.alpha, cfg.adv_eps).view(-1)
+        local_tokens = sum(int(mb.mask.sum()) for _, mb in micro)
+        local_seq_tokens = sum(len(p) + len(c) for p, c in zip(prompts, completions, strict=True))
+        global_tokens = self._all_reduce([local_tokens])[0]
+        if global_tokens == 0:
+            raise ValueError("train_step got no completion tokens on any rank")
+
+        # 3) PPO update(s): one optimizer step per epoch over all micro-batches
+        t1 = time.perf_counter()
+        lr = lr_at(self.step, cfg.lr, cfg.lr_warmup_steps, cfg.lr_schedule, cfg.total_steps)
+        set_lr(self.engine.optimizer, lr)
+        sums = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "clip_frac": 0.0}
+        grad_norms = []
+        for _ in range(cfg.ppo_epochs):
+            for k, (idx, mb) in enumerate(micro):
+                self.engine.set_gradient_accumulation_boundary(k == len(micro) - 1)
+                logp = token_logprobs(self._logits(self.engine, mb), mb.targets, temperature)
+                adv_mb = adv[idx].to(self.device) if idx else torch.zeros(mb.mask.size(0), device=self.device)
+                pg, clip = policy_loss(
+                    logp,
+                    old_logp[k],
+                    adv_mb,
+                    mb.mask,
+                    cfg.clip_eps,
+                    cfg.clip_eps_high,
+                    global_tokens,
+                    is_weights[k],
+                )
+                loss = pg
+                if ref_logp[k] is not None:
+                    kl = masked_mean(kl_k3(logp, ref_logp[k]), mb.mask, global_tokens)
+                    loss = pg + cfg.kl_coef * kl
+                    sums["kl"] += kl.item()
+                self.engine.backward(loss * self.world_size)  # DeepSpeed averages over ranks
+                sums["loss"] += loss.item()
+                sums["pg_loss"] += pg.item()
+                sums["clip_frac"] += float(clip)
+            grad_norms.append(self._optimizer_step())
+        self.step += 1
+        t_update = time.perf_counter() - t1
+
+        # 4) metrics of the global batch
+        zero_std = float((base == 0).all(dim=1).sum())
+        bonus = adv - base.view(-1)
+        keys = ["loss", "pg_loss", "kl", "clip_frac"]
+        local = [sums[k] / cfg.ppo_epochs for k in keys] + [
+            entropy_sum,
+            float(cot.sum()),
+            n,
+            float(adv.sum()),
+            float((adv**2).sum()),
+            float(bonus.sum()),
+            float(sum(rewards)),
+            zero_std,
+            n / group_size,
+            lp_gap_sum,
+            lp_gap_n,
+            local_seq_tokens,
+        ]
+        reduced = self._all_reduce(local)
+        g = dict(zip(keys, reduced[:4], strict=True))
+        (
+            ent_sum,
+            cot_sum,
+            seqs,
+            adv_sum,
+            adv_sq,
+            bonus_sum,
+            rew_sum,
+            zstd,
+            groups,
+            gap_sum,
+            gap_n,
+            seq_tok,
+        ) = reduced[4:]
+        adv_mean = adv_sum / seqs
+        elapsed = t_recompute + t_update
+        metrics = {
+            **g,
+            "grad_norm": sum(grad_norms) / len(grad_norms),
+            "entropy/cot": cot_sum / seqs,
+            "entropy/token": ent_sum / global_tokens,
+            "adv/mean": adv_mean,
+            "adv/std": math.sqrt(max(0.0, adv_sq / seqs - adv_mean**2) * seqs / max(1.0, seqs - 1)),
+            "adv/bonus_mean": bonus_sum / seqs,
+            "reward/mean": rew_sum / seqs,
+            "frac_zero_std_groups": zstd / groups,
+            "lr": lr,
+            "tokens": global_tokens,
+            "throughput/tokens_per_s": seq_tok * (1 + cfg.ppo_epochs) / elapsed if elapsed > 0 else 0.0,
+            "time/recompute": t_recompute,
+            "time/update": t_update,
+        }
+        if gap_n > 0:
+            metrics["logprob_diff/sampler_vs_learner"] = gap_sum / gap_n
+        return metrics
+
+    # -- supervised warm start --------------------------------------------------------------------
+
+    def sft_step(self, batch: dict) -> dict:
+        """One supervised step: token-mean cross-entropy of the completion tokens given the prompts.
+
+        Uses the same engine and optimizer; ``batch["lr"]`` (default: the peak ``lr`` setting) applies
+        to this step only, and SFT steps do not advance the RL learning-rate schedule. After a warm
+        start call :meth:`reset_reference` (the KL's "initial policy" becomes the warm-started one)
+        and :meth:`reset_optimizer` (drop the SFT-sized Adam moments).
+        """
+        prompts, completions = batch["prompt_ids"], batch["completion_ids"]
+        if len(prompts) != len(completions) or not prompts:
+            raise ValueError(
+                f"sft_step needs as many prompts as completions (> 0): {len(prompts)}, {len(completions)}"
+            )
+        t0 = time.perf_counter()
+        micro = self._micro_batches(prompts, completions)
+        global_tokens = self._all_reduce([sum(int(mb.mask.sum()) for _, mb in micro)])[0]
+        lr = float(batch.get("lr", self.cfg.lr))
+        set_lr(self.engine.optimizer, lr)
+        total = 0.0
+        for k, (_, mb) in enumerate(micro):
+            self.engine.set_gradient_accumulation_boundary(k == len(micro) - 1)
+            logp = token_logprobs(self._logits(self.engine, mb), mb.targets)
+            loss = -masked_mean(logp, mb.mask, max(global_tokens, 1.0))
+            self.engine.backward(loss * self.world_size)
+            total += loss.item()
+        grad_norm = self._optimizer_step()
+        seconds = time.perf_counter() - t0
+        return {
+            "sft/loss": self._all_reduce([total])[0],
+            "grad_norm": grad_norm,
+            "lr": lr,
+            "tokens": global_tokens,
+            "time/sft": seconds,
+        }
+
+    def reset_reference(self) -> None:
+        """Make the current policy the frozen KL reference (call after a warm start). Collective under ZeRO-3."""
+        weights = full_state_dict(self.policy.lm, self.cfg.zero_stage)
+        if self.reference is not None:
+            self.reference.lm.load_state_dict(weights)
+            self.reference_is_source = False
+
+    def reset_optimizer(self) -> None:
+        """Forget the Adam moments (they are re-initialised lazily on the next step)."""
+        base_optimizer(self.engine).state.clear()
+
+    # -- diagnostics ------------------------------------------------------------------------------
+
+    def compute_logprobs(
+        self, prompt_ids: list[list[int]], completion_ids: list[list[int]], temperature: float = 1.0
+    ) -> list[list[float]]:
+        """Per-token log-probs of each completion under the current policy at ``temperature`` (no grad)."""
+        out: list[list[float]] = [[] for _ in prompt_ids]
+        with torch.no_grad():
+            for idx, mb in self._micro_batches(prompt_ids, completion_ids):
+                logp = token_logprobs(self._logits(self.engine, mb), mb.targets, temperature).cpu()
+                for row, i in enumerate(idx):
+                    out[i] = logp[row, : len(completion_ids[i])].tolist()
+        return out
+
+    # -- weights and checkpoints ------------------------------------------------------------------
+
+    def export_weights(self, bucket_bytes: int = 256 << 20):
+        """The policy's tensors (HF state-dict names) as flat buffers + index (``common.flat_weights``).
+
+        Gathers ZeRO-3 shards first (collective: every rank calls it); rank 0 returns the buffers,
+        the other ranks return ``([], [])``.
+        """
+        from common.flat_weights import pack
+
+        weights = full_state_dict(self.policy.lm, self.cfg.zero_stage)
+        if self.rank != 0:
+            return [], []
+        return pack(weights.items(), bucket_bytes)
+
+    def save_checkpoint(self, path: str) -> None:
+        """HF model + tokenizer + training state at ``path`` (written to a temp dir, then renamed)."""
+        path = Path(path)
+        tmp = ckpt.temp_dir_for(path)
+        if self.rank == 0:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        self._barrier()
+        self.engine.save_checkpoint(
+            str(tmp / ckpt.DEEPSPEED_DIR),
+            tag=ckpt.DEEPSPEED_TAG,
+            client_state={"rl_step": self.step},
+            save_latest=False,
+        )
+        weights = full_state_dict(self.policy.lm, self.cfg.zero_stage)
+        if self.rank == 0:
+            state = {
+                "rl_step": self.step,
+                "source_model": str(self.model_path),
+                "world_size": self.world_size,
+                "settings": self.cfg.as_dict(),
+            }
+            reference = None
+            if self.reference is not None and not self.reference_is_source:
+                reference = self.reference.lm.state_dict()
+            ckpt.write_hf_dir(self.policy.lm, weights, tmp, self.model_path, state, reference)
+        self._barrier()
+        if self.rank == 0:
+            ckpt.publish(tmp, path)
+        self._barrier()
+
+    def load_checkpoint(self, path: str) -> int:
+        """Resume from :meth:`save_checkpoint`'s directory (same world size and ZeRO stage); returns the RL step."""
+        path = Path(path)
+        state = ckpt.read_state(path)
+        if state.get("world_size") != self.world_size and self.cfg.zero_stage > 0:
+            raise ValueError(
+                f"checkpoint {path} was written by {state.get('world_size')} learner(s) under ZeRO; "
+                f"this run has {self.world_size}"
+            )
+        loaded, client = self.engine.load_checkpoint(
+            str(path / ckpt.DEEPSPEED_DIR), tag=ckpt.DEEPSPEED_TAG, load_lr_scheduler_states=False
+        )
+        if loaded is None:
+            raise FileNotFoundError(f"DeepSpeed found no engine state under {path / ckpt.DEEPSPEED_DIR}")
+        self.step = int(client.get("rl_step", state["rl_step"]))
+        reference = ckpt.read_reference(path)
+        if self.reference is not None and reference is not None:
+            self.reference.lm.load_state_dict(reference)
+            self.reference_is_source = False
+        return self.step
+
+    def _barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+
+def _check_rl_batch(prompts, completions, rewards, group_size: int, sampler) -> None:
+    n = len(prompts)
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 (Eq. 1 needs a group), got {group_size}")
+    if len(completions) != n or len(rewards) != n:
+        raise ValueError(
+            f"batch needs one completion and one reward per prompt row: {n} prompt_ids, "
+            f"{len(completions)} completion_ids, {len(rewards)} rewards"
+        )
+    if n == 0 or n % group_size:
+        raise ValueError(f"batch of {n} rollouts is not whole groups of {group_size} (group-major: p*G+g)")
+    if sampler is not None:
+        bad = [i for i, (s, c) in enumerate(zip(sampler, completions, strict=False)) if len(s) != len(c)]
+        if len(sampler) != n or bad:
+            raise ValueError(
+                f"sampler_logprobs must match completion_ids token for token; rows differing: {bad[:5]}"
+            )

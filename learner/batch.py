@@ -1,0 +1,92 @@
+"""Turning (prompt, completion) token lists into padded tensors and length-sorted micro-batches.
+
+Padding policy: sequences are sorted by length (longest first) before they are cut into
+micro-batches, and each micro-batch is padded only to its own longest sequence; the vocabulary
+projection runs on completion positions only (see :mod:`learner.policy`). Full padding-free
+packing would need a varlen attention kernel (flash-attention), which the CPU build lacks; sorting
+already removes most of the padding when lengths vary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class SequenceBatch:
+    """One micro-batch. ``positions[b, j]`` is the index of the hidden state that predicts completion
+    token ``j`` of row ``b`` (``targets[b, j]``); ``mask`` marks real completion tokens."""
+
+    input_ids: torch.Tensor  # [B, L] prompt + completion, right-padded
+    positions: torch.Tensor  # [B, C]
+    targets: torch.Tensor  # [B, C] completion ids, right-padded
+    mask: torch.Tensor  # [B, C] bool
+
+    @property
+    def num_tokens(self) -> int:
+        """Prompt + completion tokens (no padding) in this micro-batch."""
+        return int(self.mask.sum()) + int((self.positions[:, 0] + 1).sum())
+
+
+def collate(
+    prompts: list[list[int]],
+    completions: list[list[int]],
+    device: torch.device | str = "cpu",
+    pad_id: int = 0,
+) -> SequenceBatch:
+    """Right-pad ``prompt + completion`` rows and build the completion index (see :class:`SequenceBatch`)."""
+    if len(prompts) != len(completions) or not prompts:
+        raise ValueError(
+            f"need as many prompts as completions (> 0), got {len(prompts)} and {len(completions)}"
+        )
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError(
+            "every prompt needs at least one token (the first completion token is predicted from it)"
+        )
+    seq_len = max(len(p) + len(c) for p, c in zip(prompts, completions, strict=True))
+    comp_len = max(1, max(len(c) for c in completions))
+    input_ids = torch.full((len(prompts), seq_len), pad_id, dtype=torch.long)
+    targets = torch.full((len(prompts), comp_len), pad_id, dtype=torch.long)
+    positions = torch.zeros((len(prompts), comp_len), dtype=torch.long)
+    mask = torch.zeros((len(prompts), comp_len), dtype=torch.bool)
+    for b, (p, c) in enumerate(zip(prompts, completions, strict=True)):
+        input_ids[b, : len(p) + len(c)] = torch.tensor(list(p) + list(c), dtype=torch.long)
+        targets[b, : len(c)] = torch.tensor(c, dtype=torch.long)
+        # completion token j sits at len(p) + j and is predicted by the hidden state at len(p) + j - 1;
+        # positions past the completion repeat a valid index (masked out)
+        positions[b] = (len(p) - 1 + torch.arange(comp_len)).clamp(max=seq_len - 1)
+        mask[b, : len(c)] = True
+    return SequenceBatch(input_ids.to(device), positions.to(device), targets.to(device), mask.to(device))
+
+
+def plan_micro_batches(
+    lengths: list[int], micro_batch_size: int, num_micro: int | None = None
+) -> list[list[int]]:
+    """Indices of the sequences in each micro-batch, longest first, at most ``micro_batch_size`` each.
+
+    ``num_micro`` forces the number of micro-batches (every data-parallel rank must run the same
+    number of forward/backward passes under ZeRO-3); the sequences are then spread evenly and a
+    micro-batch may be empty when a rank has fewer sequences than micro-batches.
+    """
+    if micro_batch_size < 1:
+        raise ValueError(f"micro_batch_size must be >= 1, got {micro_batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    needed = math.ceil(len(order) / micro_batch_size)
+    num = needed if num_micro is None else num_micro
+    if num < needed:
+        raise ValueError(
+            f"{len(order)} sequences need {needed} micro-batches of {micro_batch_size}, got {num}"
+        )
+    size = math.ceil(len(order) / num) if order else 0
+    return [order[i * size : (i + 1) * size] for i in range(num)]
+
+
+def pad_values(rows: list[list[float]], width: int, value: float = 0.0) -> torch.Tensor:
+    """Right-pad float rows (e.g. the sampler's log-probs) to ``[len(rows), width]``."""
+    out = torch.full((len(rows), width), value, dtype=torch.float32)
+    for b, row in enumerate(rows):
+        out[b, : len(row)] = torch.tensor(row, dtype=torch.float32)
+    return out

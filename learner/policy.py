@@ -1,0 +1,59 @@
+"""The policy as the learner sees it: a causal LM whose output head runs on completion tokens only.
+
+Prompts (system prompt + tool docs) are long and completions short, so the vocabulary projection
+runs only at the positions that predict completion tokens: the decoder runs on the full
+(right-padded) sequence, its hidden states are gathered at those positions, and only they go
+through the LM head. With right padding and causal attention, padding never influences a real
+token, so no attention mask is needed. This assumes a plain linear head (Qwen2/3, Llama, SmolLM2);
+models that post-process logits (e.g. Gemma's soft-capping) are rejected.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+from torch import nn
+
+
+class CompletionHead(nn.Module):
+    """Wraps a Hugging Face causal LM; ``forward`` returns logits only where they are needed.
+
+    DeepSpeed wraps this module (so ZeRO-3's hooks see one top-level forward); ``self.lm`` is the
+    untouched HF model whose ``state_dict`` names are what checkpoints and vLLM expect.
+    """
+
+    def __init__(self, lm: nn.Module):
+        super().__init__()
+        softcap = getattr(lm.config, "final_logit_softcapping", None)
+        if softcap or getattr(lm.config, "logit_scale", None):
+            raise ValueError(
+                f"{type(lm).__name__} post-processes its logits; the learner supports plain heads"
+            )
+        self.lm = lm
+
+    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """``input_ids`` ``[B, L]`` (right-padded), ``positions`` ``[B, C]`` -> logits ``[B, C, V]``."""
+        hidden = self.lm.get_decoder()(input_ids=input_ids, use_cache=False).last_hidden_state
+        picked = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+        return self.lm.get_output_embeddings()(picked)
+
+
+def token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Log-probability of each target token under ``softmax(logits / T)``: ``[B, C, V] -> [B, C]`` (float32)."""
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+    return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def full_state_dict(lm: nn.Module, zero_stage: int) -> dict[str, torch.Tensor]:
+    """The model's full state dict (HF names) as CPU tensors, gathering ZeRO-3 shards first.
+
+    Under ZeRO-3 this is a collective: every rank must call it.
+    """
+    gather = nullcontext()
+    if zero_stage == 3:
+        import deepspeed
+
+        gather = deepspeed.zero.GatheredParameters(list(lm.parameters()), modifier_rank=None)
+    with gather, torch.no_grad():
+        return {name: t.detach().to("cpu", copy=True) for name, t in lm.state_dict().items()}

@@ -1,0 +1,235 @@
+"""The DeepSpeed learner actor for real: Ray, DeepSpeed (gloo, fp32), a tiny Qwen2 model on CPU."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import torch
+
+CHAT_PROMPTS = [
+    "<|im_start|>user\nWhat is the weather in Paris?<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\nConvert 12.5 USD to EUR.<|im_end|>\n<|im_start|>assistant\n",
+]
+COMPLETIONS = [
+    "<think>The user wants the weather, so I call get_weather.</think>[get_weather(city='Paris')]<|im_end|>",
+    "<think>No function fits.</think>I cannot help with that.<|im_end|>",
+    "[get_weather(city=Paris)]",
+    "<think>I call convert_currency with the amount.</think>[convert_currency(amount=12.5)]<|im_end|>",
+    "<think>convert</think>[convert_currency(amount='12.5', from='USD')]<|im_end|>",
+    "<think>Let me think about the currencies and the amount.</think>no<|im_end|>",
+]
+REWARDS = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]  # group-major: prompt 0 -> rows 0-2, prompt 1 -> rows 3-5
+GROUP = 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_learners(model_dir, world_size=1, **settings):
+    from learner import Learner
+
+    port = free_port()
+    return [
+        Learner.options(num_cpus=0.5).remote(
+            str(model_dir),
+            rank=r,
+            world_size=world_size,
+            master_port=port,
+            micro_batch_size=2,
+            seed=0,
+            **settings,
+        )
+        for r in range(world_size)
+    ]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def rl_batch(tokenizer):
+    prompts = [tokenizer.encode(CHAT_PROMPTS[i // GROUP]) for i in range(len(COMPLETIONS))]
+    completions = [tokenizer.encode(c) for c in COMPLETIONS]
+    return {
+        "prompt_ids": prompts,
+        "completion_ids": completions,
+        "rewards": REWARDS,
+        "group_size": GROUP,
+        "temperature": 0.7,
+        "sampler_logprobs": None,
+    }
+
+
+@pytest.fixture(scope="module")
+def fresh_learner(ray_cluster, tiny_model_dir):
+    """A learner that is never trained (read-only tests)."""
+    (actor,) = make_learners(tiny_model_dir, kl_coef=0.0)
+    yield actor
+    ray_cluster.kill(actor)
+
+
+@pytest.fixture(scope="module")
+def trainer(ray_cluster, tiny_model_dir):
+    """A learner that tests train; each test asserts changes relative to the state it found."""
+    (actor,) = make_learners(tiny_model_dir, lr=3e-3, kl_coef=0.01)
+    yield actor
+    ray_cluster.kill(actor)
+
+
+def hf_logprobs(model, prompt, completion, temperature):
+    ids = torch.tensor([prompt + completion])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0].float() / temperature
+    logp = torch.log_softmax(logits, dim=-1)
+    return [logp[len(prompt) - 1 + j, tok].item() for j, tok in enumerate(completion)]
+
+
+def test_recomputed_logprobs_equal_an_independent_transformers_forward(
+    ray_cluster, fresh_learner, tiny_model_dir, rl_batch
+):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    prompts, completions = rl_batch["prompt_ids"], rl_batch["completion_ids"]
+    for temperature in (1.0, 0.7):
+        got = ray_cluster.get(fresh_learner.compute_logprobs.remote(prompts, completions, temperature))
+        for p, c, row in zip(prompts, completions, got, strict=True):
+            assert len(row) == len(c)
+            expected = hf_logprobs(model, p, c, temperature)
+            assert max(abs(a - b) for a, b in zip(row, expected, strict=True)) < 1e-5
+
+
+def test_export_weights_round_trips_to_the_hf_state_dict(ray_cluster, fresh_learner, tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from common.flat_weights import unpack
+
+    buffers, index = ray_cluster.get(fresh_learner.export_weights.remote(bucket_bytes=64 << 10))
+    assert len(buffers) > 1  # the bucket limit splits the model into several flat buffers
+    exported = dict(unpack(buffers, index))
+    expected = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).state_dict()
+    assert set(exported) == set(expected)
+    assert "model.layers.0.self_attn.q_proj.weight" in exported and "lm_head.weight" in exported
+    for name, tensor in expected.items():
+        assert torch.equal(exported[name], tensor), name
+
+
+def test_bad_batches_are_rejected_with_a_clear_message(ray_cluster, fresh_learner, rl_batch):
+    bad = dict(rl_batch, rewards=rl_batch["rewards"][:-1])
+    with pytest.raises(Exception, match="one reward per prompt row"):
+        ray_cluster.get(fresh_learner.train_step.remote(bad))
+    bad = dict(rl_batch, group_size=4)
+    with pytest.raises(Exception, match="not whole groups of 4"):
+        ray_cluster.get(fresh_learner.train_step.remote(bad))
+
+
+def completion_logprob_sums(ray_cluster, actor, batch):
+    rows = ray_cluster.get(actor.compute_logprobs.remote(batch["prompt_ids"], batch["completion_ids"], 0.7))
+    return torch.tensor([sum(r) for r in rows])
+
+
+def test_updates_raise_the_logprob_of_rewarded_completions(ray_cluster, trainer, rl_batch):
+    before = completion_logprob_sums(ray_cluster, trainer, rl_batch)
+    sampler = ray_cluster.get(
+        trainer.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+    )
+    metrics = [
+        ray_cluster.get(trainer.train_step.remote(dict(rl_batch, sampler_logprobs=sampler))) for _ in range(4)
+    ]
+    after = completion_logprob_sums(ray_cluster, trainer, rl_batch)
+    change = after - before
+    rewarded = torch.tensor(REWARDS) == 1.0
+    assert (change[rewarded] > 0.5).all(), change
+    assert change[rewarded].mean() > change[~rewarded].mean() + 1.0
+
+    first, last = metrics[0], metrics[-1]
+    expected_keys = {
+        "loss", "pg_loss", "kl", "clip_frac", "grad_norm", "entropy/cot", "entropy/token", "adv/mean", "adv/std",
+        "adv/bonus_mean", "reward/mean", "frac_zero_std_groups", "logprob_diff/sampler_vs_learner", "lr", "tokens",
+        "throughput/tokens_per_s", "time/recompute", "time/update",
+    }  # fmt: skip
+    assert expected_keys <= set(first)
+    assert first["reward/mean"] == pytest.approx(2 / 6)
+    assert first["frac_zero_std_groups"] == 0.0
+    assert first["logprob_diff/sampler_vs_learner"] < 1e-5  # same weights as the "sampler" here
+    assert last["logprob_diff/sampler_vs_learner"] > 1e-3  # the policy moved away from the sampler
+    assert first["adv/bonus_mean"] > 0  # rollouts with a think block earn an entropy bonus
+    assert first["tokens"] == sum(len(c) for c in rl_batch["completion_ids"])
+    assert last["kl"] > 0 and first["grad_norm"] > 0
+
+
+def test_zero_variance_groups_and_reset_reference(ray_cluster, trainer, rl_batch):
+    flat = dict(rl_batch, rewards=[1.0] * 6)
+    m = ray_cluster.get(trainer.train_step.remote(flat))
+    assert m["frac_zero_std_groups"] == 1.0 and m["adv/mean"] == 0.0 and m["adv/bonus_mean"] == 0.0
+    assert m["pg_loss"] == 0.0 and m["kl"] > 0  # earlier tests moved the policy away from the reference
+    ray_cluster.get(trainer.reset_reference.remote())
+    ray_cluster.get(trainer.reset_optimizer.remote())
+    m = ray_cluster.get(trainer.train_step.remote(flat))
+    assert m["kl"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_sft_steps_lower_the_completion_cross_entropy(ray_cluster, trainer, rl_batch):
+    batch = {
+        "prompt_ids": rl_batch["prompt_ids"][:3],
+        "completion_ids": rl_batch["completion_ids"][:3],
+        "lr": 3e-3,
+    }
+    losses = [ray_cluster.get(trainer.sft_step.remote(batch))["sft/loss"] for _ in range(4)]
+    assert losses[-1] < losses[0] - 0.5, losses
+
+
+def test_checkpoint_round_trip_restores_weights_optimizer_and_step(ray_cluster, trainer, rl_batch, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from common.flat_weights import unpack
+
+    def weights():
+        return dict(unpack(*ray_cluster.get(trainer.export_weights.remote())))
+
+    ray_cluster.get(trainer.train_step.remote(rl_batch))  # non-empty Adam moments
+    path = tmp_path / "ckpt"
+    ray_cluster.get(trainer.save_checkpoint.remote(str(path)))
+    saved = weights()
+    state = json.loads((path / "learner_state.json").read_text())
+    assert not list(tmp_path.glob(".*tmp"))  # the temp dir was renamed
+
+    # the HF directory loads with transformers: same weights, tokenizer included
+    hf = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    assert all(torch.equal(hf.state_dict()[k], v) for k, v in saved.items())
+    assert AutoTokenizer.from_pretrained(path).encode("<think>") == AutoTokenizer.from_pretrained(
+        trainer_model_dir(state)
+    ).encode("<think>")
+
+    # a step after saving, then load and redo it: identical only if Adam's moments were restored
+    ray_cluster.get(trainer.train_step.remote(rl_batch))
+    after_first = weights()
+    assert not torch.equal(after_first["lm_head.weight"], saved["lm_head.weight"])
+    step = ray_cluster.get(trainer.load_checkpoint.remote(str(path)))
+    assert step == state["rl_step"]
+    assert all(torch.equal(weights()[k], v) for k, v in saved.items())
+    ray_cluster.get(trainer.train_step.remote(rl_batch))
+    for name, tensor in weights().items():
+        torch.testing.assert_close(tensor, after_first[name], rtol=1e-5, atol=1e-6)
+
+
+def trainer_model_dir(state: dict) -> str:
+    return state["source_model"]
+
+
+def test_zero_stage_1_runs_a_step(ray_cluster, tiny_model_dir, rl_batch):
+    (actor,) = make_learners(tiny_model_dir, zero_stage=1, lr=1e-3)
+    try:
+        m = ray_cluster.get(actor.train_step.remote(rl_batch))
+        assert m["grad_norm"] > 0 and m["tokens"] > 0
+    finally:
+        ray_cluster.kill(actor)

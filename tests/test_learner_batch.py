@@ -1,0 +1,90 @@
+"""Learner plumbing without Ray: padding/index layout, micro-batch plans, lr schedule, settings."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from learner.batch import collate, pad_values, plan_micro_batches
+from learner.engine import deepspeed_config, lr_at
+from learner.settings import LearnerSettings
+
+
+def test_collate_layout_predicts_each_completion_token_from_the_previous_position():
+    mb = collate([[11, 12, 13], [21]], [[31, 32], [41, 42, 43, 44]], pad_id=0)
+    assert mb.input_ids.tolist() == [[11, 12, 13, 31, 32], [21, 41, 42, 43, 44]]
+    assert mb.targets.tolist() == [[31, 32, 0, 0], [41, 42, 43, 44]]
+    assert mb.mask.int().tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]
+    # row 0: token 31 (index 3) is predicted at index 2, 32 at 3; masked slots stay in range
+    assert mb.positions.tolist() == [[2, 3, 4, 4], [0, 1, 2, 3]]
+    for b in range(2):
+        for j in range(4):
+            if mb.mask[b, j]:
+                assert mb.input_ids[b, mb.positions[b, j] + 1] == mb.targets[b, j]
+    assert mb.num_tokens == 5 + 5
+
+
+def test_collate_rejects_empty_prompts_and_mismatched_lists():
+    with pytest.raises(ValueError, match="at least one token"):
+        collate([[]], [[1]])
+    with pytest.raises(ValueError, match="as many prompts as completions"):
+        collate([[1], [2]], [[1]])
+
+
+def test_micro_batches_are_length_sorted_and_cover_every_sequence_once():
+    lengths = [5, 50, 7, 30, 2, 41, 9]
+    plan = plan_micro_batches(lengths, micro_batch_size=3)
+    assert [len(p) for p in plan] == [3, 3, 1]
+    assert plan[0] == [1, 5, 3]  # the longest three together: little padding
+    assert sorted(i for p in plan for i in p) == list(range(7))
+    forced = plan_micro_batches(lengths[:2], micro_batch_size=3, num_micro=3)  # a rank with fewer rows
+    assert forced == [[1], [0], []]
+    with pytest.raises(ValueError, match="need 3 micro-batches"):
+        plan_micro_batches(lengths, micro_batch_size=3, num_micro=2)
+
+
+def test_pad_values():
+    assert pad_values([[1.0], [2.0, 3.0]], 3).tolist() == [[1.0, 0.0, 0.0], [2.0, 3.0, 0.0]]
+
+
+def test_lr_schedules():
+    assert [lr_at(s, 1.0, 4, "constant", None) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert lr_at(2, 1.0, 2, "cosine", 12) == pytest.approx(1.0)
+    assert lr_at(7, 1.0, 2, "cosine", 12) == pytest.approx(0.5)
+    assert lr_at(12, 1.0, 2, "cosine", 12) == pytest.approx(0.0)
+    assert lr_at(7, 1.0, 2, "linear", 12) == pytest.approx(0.5)
+    assert lr_at(5, 2.0, 0, "cosine", 10) == pytest.approx(2.0 * 0.5 * (1 + math.cos(math.pi / 2)))
+    with pytest.raises(ValueError, match="needs total_steps"):
+        lr_at(3, 1.0, 0, "linear", None)
+
+
+def test_deepspeed_config_uses_torch_adamw_and_the_requested_stage():
+    cfg = deepspeed_config(
+        lr=1e-3,
+        weight_decay=0.1,
+        grad_clip=1.0,
+        micro_batch_size=4,
+        zero_stage=2,
+        dtype="float32",
+        world_size=2,
+    )
+    assert cfg["optimizer"]["params"]["torch_adam"] is True
+    assert cfg["zero_optimization"]["stage"] == 2
+    assert cfg["train_batch_size"] == 8 and cfg["bf16"]["enabled"] is False
+
+
+def test_settings_reject_unknown_names_and_bad_values():
+    with pytest.raises(TypeError, match="unknown learner setting"):
+        LearnerSettings.from_kwargs({"learning_rate": 1e-3})
+    with pytest.raises(ValueError, match="alpha"):
+        LearnerSettings.from_kwargs({"alpha": 1.0})
+    with pytest.raises(ValueError, match="float32 on CPU"):
+        LearnerSettings.from_kwargs({"dtype": "bfloat16", "backend": "gloo"})
+    assert LearnerSettings.from_kwargs({"lr": 0.5}).lr == 0.5
+
+
+def test_masked_dummy_batch_shape():
+    mb = collate([[1, 2]], [[3]])
+    assert mb.mask.dtype == torch.bool and mb.targets.shape == (1, 1)
