@@ -19,7 +19,8 @@ from typing import Any
 import torch
 
 from actors.weight_loading import reload_in_worker, serialize_weights
-from common.flat_weights import TensorSlot, unpack
+from common.flat_weights import TensorSlot, empty_buffers, unpack
+from common.weight_group import WeightGroup, create_weight_group
 
 LOGPROBS_MODE = "processed_logprobs"
 # Prompt i of a seeded call samples with seeds seed * SEED_STRIDE + i * G + j, j < G (vLLM adds j).
@@ -75,7 +76,7 @@ class RolloutEngine:
         settings when vLLM cannot start (e.g. the memory setting does not fit)."""
         self.model_path = str(_check_model_dir(model_path))
         self._version = 0
-        self._weight_group = None
+        self._weight_group: WeightGroup | None = None
         self._settings = dict(
             dtype=dtype,
             max_model_len=max_model_len,
@@ -187,6 +188,24 @@ class RolloutEngine:
     def update_weights(self, buffers: list[torch.Tensor], index: list[TensorSlot], version: int) -> None:
         """Load the learner's flat buffers (``common.flat_weights`` format, Hugging Face names) into
         the running engine, reset the prefix cache and record ``version`` as the policy version."""
+        self._load_named(list(unpack(buffers, index)), version)
+
+    def init_weight_group(
+        self, master_addr: str, master_port: int, rank: int, world_size: int, backend: str = "gloo"
+    ) -> None:
+        """Join the learner's weight-sync group (``common.weight_group``; the learner is rank 0).
+        Blocks until every rank joined, so the driver starts all ranks' calls together."""
+        if self._weight_group is not None:
+            self._weight_group.close()
+        self._weight_group = create_weight_group(master_addr, master_port, rank, world_size, backend)
+
+    def receive_weights(self, index: list[TensorSlot], version: int) -> None:
+        """Receive the learner's flat buffers by broadcast from rank 0 and apply them like
+        :meth:`update_weights`. The learner broadcasts the buffers of ``index`` in order."""
+        if self._weight_group is None:
+            raise RuntimeError("receive_weights: call init_weight_group first (no weight-sync group joined)")
+        buffers = empty_buffers(index, self._weight_group.device)
+        self._weight_group.broadcast(buffers, src=0)
         self._load_named(list(unpack(buffers, index)), version)
 
     def _load_named(self, named: list[tuple[str, torch.Tensor]], version: int) -> None:

@@ -188,3 +188,34 @@ def test_memory_setting_that_does_not_fit_fails_with_a_clear_error(ray_cluster, 
     )
     with pytest.raises(ray.exceptions.RayActorError, match="gpu_memory_utilization=1e-07"):
         ray.get(worker.ping.remote(), timeout=120)
+
+
+def test_weights_arrive_by_broadcast_over_a_dedicated_group(
+    ray_cluster, worker_and_dir, model_kind, tmp_path
+):
+    """The stretch path: the learner side (this process, rank 0) broadcasts flat buffers over a
+    gloo group on its own TCPStore; the worker receives and applies them."""
+    from cluster.tiny_model import build_tiny_model
+    from common.weight_group import create_weight_group, find_free_port
+
+    worker, model_dir = worker_and_dir
+    port = find_free_port("127.0.0.1")
+    joined = worker.init_weight_group.remote("127.0.0.1", port, 1, 2, "gloo")
+    group = create_weight_group("127.0.0.1", port, 0, 2, "gloo", timeout_s=60)
+    try:
+        ray_cluster.get(joined, timeout=60)
+        new_dir = build_tiny_model(tmp_path / "seed7", tie_word_embeddings=model_kind == "tied", seed=7)
+        new = _hf_model(new_dir)
+        buffers, index = pack(new.named_parameters(), bucket_bytes=1 << 18)
+        version = ray_cluster.get(worker.version.remote()) + 1
+        received = worker.receive_weights.remote(index, version)
+        group.broadcast(buffers, src=0)
+        ray_cluster.get(received, timeout=60)
+    finally:
+        group.close()
+    groups = ray_cluster.get(
+        worker.generate.remote(_prompts(model_dir), group_size=3, max_new_tokens=16, seed=2)
+    )
+    assert all(c["policy_version"] == version for g in groups for c in g)
+    err = _max_logprob_error(groups, new)
+    assert err < TOL, f"{model_kind}: log-prob error {err:.2e} after a broadcast update"
