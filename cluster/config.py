@@ -58,6 +58,14 @@ class ModelConfig(Section):
         "The paper trains instruct models without SFT; a random tiny model needs a warm start. "
         "Default 0; the tiny preset sets it.",
     )
+    warm_start_lr: float = Field(
+        1e-3,
+        gt=0,
+        description="Learning rate of the supervised warm start. Default 1e-3 (tiny random model).",
+    )
+    warm_start_batch_size: int = Field(
+        16, ge=1, description="Sequences per supervised warm-start step. Default 16."
+    )
 
 
 class DataConfig(Section):

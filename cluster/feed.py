@@ -1,0 +1,110 @@
+"""The data feed of a run: load, filter, split and render the samples once; hand out batches.
+
+The order of training prompts is a pure function of (seed, step): epoch e is a seeded
+permutation, and step t takes the next ``prompts_per_step`` prompts. A resumed run therefore
+continues with exactly the prompts it would have seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from cluster.config import RunConfig
+from cluster.data import PromptTooLong, Sample, ast_filter, load_samples, render_prompt, split_samples
+
+# Categories the BFCL checker dispatches on; others (no_call, missing_param) follow from the gold.
+_BFCL_RULES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "relevance")
+
+
+def reward_category(category: str) -> str | None:
+    """The category to pass to the checker: a BFCL name, or None to let the gold decide."""
+    if category in _BFCL_RULES or category.startswith(("live_", "simple_")):
+        return category
+    return None
+
+
+@dataclass
+class Prompt:
+    """A rendered prompt and what the reward needs to score its completions."""
+
+    sample: Sample
+    ids: list[int]
+
+    def reward_item(self, text: str) -> dict[str, Any]:
+        return {
+            "text": text,
+            "ground_truth": self.sample.ground_truth,
+            "functions": self.sample.tools,
+            "category": reward_category(self.sample.category),
+        }
+
+
+def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
+    """Training and validation samples: loaded, validated, AST-filtered, split."""
+    d = cfg.data
+    loaded = load_samples(d.train_path, d.format, skip_invalid=d.skip_invalid)
+    log(loaded.summary(d.train_path))
+    train, report = ast_filter(loaded.samples, cfg.reward.output_format)
+    log(f"AST filter on {d.train_path}: {report}")
+    if d.val_path is None:
+        train, val = split_samples(train, d.val_fraction, d.split_seed)
+    else:
+        loaded_val = load_samples(d.val_path, d.format, skip_invalid=d.skip_invalid)
+        log(loaded_val.summary(d.val_path))
+        val, report = ast_filter(loaded_val.samples, cfg.reward.output_format)
+        log(f"AST filter on {d.val_path}: {report}")
+    if not train:
+        raise ValueError(
+            f"data.train_path={d.train_path!r}: no training samples left after validation and filtering"
+        )
+    return train, val
+
+
+def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str, log=print) -> list[Prompt]:
+    """Tokenise every prompt once; prompts over data.max_prompt_tokens are reported and left out."""
+    prompts, too_long = [], []
+    for sample in samples:
+        try:
+            ids = render_prompt(sample, tokenizer, cfg.reward.output_format, cfg.data.max_prompt_tokens)
+        except PromptTooLong as exc:
+            too_long.append(exc)
+            continue
+        prompts.append(Prompt(sample, ids))
+    if too_long:
+        longest = max(e.length for e in too_long)
+        log(
+            f"{what}: {len(too_long)} of {len(samples)} prompts are longer than data.max_prompt_tokens="
+            f"{cfg.data.max_prompt_tokens} (longest {longest}); left out, not truncated"
+        )
+    return prompts
+
+
+class PromptFeed:
+    """Deterministic batches of training prompts, epoch after epoch."""
+
+    def __init__(self, prompts: list[Prompt], per_step: int, seed: int):
+        if not prompts:
+            raise ValueError("no training prompts to feed")
+        self.prompts = prompts
+        self.per_step = per_step
+        self.seed = seed
+        self._orders: dict[int, list[int]] = {}
+
+    def _order(self, epoch: int) -> list[int]:
+        if epoch not in self._orders:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+            self._orders = {epoch: torch.randperm(len(self.prompts), generator=generator).tolist()}
+        return self._orders[epoch]
+
+    def batch(self, step: int) -> list[Prompt]:
+        """The prompts of 1-based ``step``."""
+        n = len(self.prompts)
+        start = (step - 1) * self.per_step
+        out = []
+        for position in range(start, start + self.per_step):
+            epoch, offset = divmod(position, n)
+            out.append(self.prompts[self._order(epoch)[offset]])
+        return out

@@ -1,0 +1,141 @@
+"""The learner group: one or more DeepSpeed learner actors (data-parallel ranks) behind one API.
+
+Each rank receives whole groups of the step's rollouts (the advantage of Eq. 1 needs the group);
+the learners average gradients among themselves, so the driver sees one model.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import ray
+
+from cluster.config import RunConfig
+from cluster.ray_setup import actor_options
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def learner_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The learner's keyword settings, named as in the config."""
+    lrn, alg = cfg.learner, cfg.algorithm
+    return dict(
+        lr=lrn.lr,
+        lr_warmup_steps=lrn.lr_warmup_steps,
+        lr_schedule=lrn.lr_schedule,
+        total_steps=cfg.train.steps,
+        weight_decay=lrn.weight_decay,
+        grad_clip=lrn.grad_clip,
+        micro_batch_size=lrn.micro_batch_size,
+        zero_stage=lrn.zero_stage,
+        backend=lrn.backend,
+        dtype=cfg.model.dtype,
+        entropy_coef=alg.entropy_coef,
+        alpha=alg.alpha,
+        adv_eps=alg.adv_eps,
+        kl_coef=alg.kl_coef,
+        clip_eps=alg.clip_eps,
+        clip_eps_high=alg.clip_eps_high,
+        ppo_epochs=alg.ppo_epochs,
+        is_cap=alg.is_cap,
+        seed=cfg.train.seed,
+    )
+
+
+def _mean_metrics(per_rank: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = per_rank[0].keys()
+    out = {}
+    for key in keys:
+        values = [m[key] for m in per_rank if isinstance(m.get(key), int | float)]
+        if values:
+            out[key] = sum(values) / len(values)
+    for key in ("tokens", "throughput/tokens_per_s"):
+        if key in out:
+            out[key] = out[key] * len(per_rank)
+    return out
+
+
+class LearnerGroup:
+    """``num_learners`` Learner actors named ``learner-<rank>`` sharing one process group."""
+
+    def __init__(self, model_dir: str, cfg: RunConfig, name_prefix: str = "learner", **overrides: Any):
+        from learner.actor import Learner
+
+        settings = {**learner_settings(cfg), **overrides}
+        world = cfg.learner.num_learners
+        port = free_port()
+        self.learners = [
+            Learner.options(
+                **actor_options(
+                    f"{name_prefix}-{rank}", cfg.learner.cpus_per_learner, cfg.learner.gpus_per_learner
+                )
+            ).remote(
+                str(model_dir),
+                rank=rank,
+                world_size=world,
+                master_addr="127.0.0.1",
+                master_port=port,
+                **settings,
+            )
+            for rank in range(world)
+        ]
+        ray.get([learner.ping.remote() for learner in self.learners])
+
+    @property
+    def world_size(self) -> int:
+        return len(self.learners)
+
+    def _shard(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """Split a group-major batch into whole-group shards, one per rank."""
+        world = self.world_size
+        if world == 1:
+            return [batch]
+        g = batch["group_size"]
+        num_groups = len(batch["rewards"]) // g
+        per_rank = num_groups // world
+        shards = []
+        for rank in range(world):
+            lo, hi = rank * per_rank * g, (rank + 1) * per_rank * g
+            shard = {k: (v[lo:hi] if isinstance(v, list) else v) for k, v in batch.items()}
+            shards.append(shard)
+        return shards
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        shards = self._shard(batch)
+        return _mean_metrics(
+            ray.get([lr.train_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])
+        )
+
+    def sft_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        world = self.world_size
+        n = len(batch["prompt_ids"]) // world
+        shards = [
+            {k: (v[r * n : (r + 1) * n] if isinstance(v, list) else v) for k, v in batch.items()}
+            for r in range(world)
+        ]
+        return _mean_metrics(
+            ray.get([lr.sft_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])
+        )
+
+    def export_weights(self) -> tuple[list, list]:
+        """Rank 0's flat buffers and index (every rank takes part: ZeRO-3 gathers shards)."""
+        refs = [lr.export_weights.remote() for lr in self.learners]
+        if len(refs) > 1:  # wait for the other ranks without pulling their copies here
+            ray.wait(refs[1:], num_returns=len(refs) - 1, fetch_local=False)
+        return ray.get(refs[0])
+
+    def save_checkpoint(self, path: str) -> None:
+        ray.get([lr.save_checkpoint.remote(path) for lr in self.learners])
+
+    def load_checkpoint(self, path: str) -> None:
+        ray.get([lr.load_checkpoint.remote(path) for lr in self.learners])
+
+    def shutdown(self) -> None:
+        for learner in self.learners:
+            ray.kill(learner)
+        self.learners = []

@@ -1,0 +1,278 @@
+"""The single controller: the EGPO training loop, read top to bottom (architecture.md).
+
+sample prompts -> rollout pool generates G completions each -> reward pool scores them
+-> learner recomputes log-probs and CoT entropy, computes EGPO advantages, updates
+-> new weights to every rollout worker -> metrics, evaluation, checkpoints
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
+from cluster.feed import Prompt, PromptFeed, load_splits, render_all
+from cluster.metrics import MetricsLog, console_line
+
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "driver_state.json"
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# ----------------------------------------------------------------------------- run directory
+
+
+class RunDir:
+    """``runs/<name>``: config.yaml, metrics.jsonl, checkpoints/step-<N>/, eval outputs, report."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.checkpoints = path / CHECKPOINTS
+
+    @classmethod
+    def create(cls, cfg: RunConfig) -> RunDir:
+        name = cfg.logging.run_name or f"{Path(cfg.model.path).name}-{datetime.now():%Y%m%d-%H%M%S}"
+        path = Path(cfg.logging.runs_dir) / name
+        if (path / STATE_FILE).exists() or any(path.glob(f"{CHECKPOINTS}/step-*")):
+            raise ConfigError(
+                f"logging.run_name={name!r}: {path} already holds a run; resume it with "
+                f"'python launch.py train --resume {path}' or choose another name"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, path / "config.yaml")
+        return cls(path)
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint (an interrupted write never counts)."""
+        done = [p for p in self.checkpoints.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()]
+        return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+    def save_checkpoint(self, learners, step: int, state: dict[str, Any]) -> Path:
+        """Write the learner's checkpoint and the driver's state to a temporary folder, then rename:
+        a crash mid-write leaves no folder that looks complete."""
+        final = self.checkpoints / f"step-{step:06d}"
+        partial = self.checkpoints / f".step-{step:06d}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        learners.save_checkpoint(str(partial))
+        tmp_state = partial / (STATE_FILE + ".tmp")
+        tmp_state.write_text(json.dumps(state))
+        tmp_state.rename(partial / STATE_FILE)
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+        return final
+
+
+def resume_config(run_dir: str, overrides: list[str] | None = None) -> RunConfig:
+    """The saved config of ``run_dir`` with ``overrides`` applied (e.g. more train.steps)."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"--resume {run_dir}: no run there ({path} does not exist)")
+    cfg = load_config(str(preset_path(str(path))), overrides)
+    data = cfg.model_dump()
+    data["logging"]["run_name"] = Path(run_dir).name
+    data["logging"]["runs_dir"] = str(Path(run_dir).parent)
+    return validate(data, source=f"config of {run_dir}")
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def rl_step(step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool, learners) -> dict[str, Any]:
+    """One EGPO step; returns its metrics."""
+    from cluster.rollout_pool import Sampling
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    prompts: list[Prompt] = feed.batch(step)
+    groups = rollout.generate(
+        [p.ids for p in prompts], Sampling.from_config(cfg.rollout, cfg.rollout.seed + step)
+    )
+    timings["time/generate"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    items = [
+        prompt.reward_item(c["text"]) for prompt, group in zip(prompts, groups, strict=True) for c in group
+    ]
+    rewards = reward_pool.score(items)
+    timings["time/score"] = time.perf_counter() - t
+
+    completions = [c for group in groups for c in group]
+    G = cfg.rollout.group_size
+    batch = {
+        "prompt_ids": [p.ids for p in prompts for _ in range(G)],
+        "completion_ids": [c["token_ids"] for c in completions],
+        "rewards": rewards,
+        "group_size": G,
+        "temperature": cfg.rollout.temperature,
+        "sampler_logprobs": [c["logprobs"] for c in completions],
+    }
+    t = time.perf_counter()
+    metrics = learners.train_step(batch)
+    timings["time/train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    buffers, index = learners.export_weights()
+    rollout.update_weights(buffers, index, version=step)
+    timings["time/weight_sync"] = time.perf_counter() - t
+
+    lengths = [len(c["token_ids"]) for c in completions]
+    tokens = sum(lengths) + sum(len(p) for p in batch["prompt_ids"])
+    timings["time/step"] = time.perf_counter() - t0
+    metrics.update(timings)
+    metrics.update(
+        {
+            "reward/mean": sum(rewards) / len(rewards),
+            "response_length/mean": sum(lengths) / len(lengths),
+            "frac_truncated": sum(c["finish_reason"] == "length" for c in completions) / len(completions),
+            "throughput/tokens_per_s": tokens / timings["time/step"],
+            "pool/rollout_workers": rollout.size,
+            "policy_version": step,
+            "data/batch_digest": batch_digest(prompts),
+        }
+    )
+    metrics["time/overhead"] = timings["time/step"] - sum(
+        timings[k] for k in ("time/generate", "time/score", "time/train", "time/weight_sync")
+    )
+    return metrics
+
+
+def train(cfg: RunConfig, resume: str | None = None) -> int:
+    """Run (or resume) training; returns the process exit status."""
+    from transformers import AutoTokenizer
+
+    from cluster.evaluate import evaluate
+    from cluster.learner_group import LearnerGroup
+    from cluster.models import ModelNotFound, resolve_model
+    from cluster.ray_setup import actor_env, connect
+    from cluster.rollout_pool import RolloutPool
+    from cluster.warm_start import warm_start
+    from reward import RewardPool
+
+    started = time.time()
+    actor_env()
+    try:
+        run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
+        train_samples, val_samples = load_splits(cfg, log)
+        model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg), log)
+    except (ConfigError, ModelNotFound, ValueError, OSError) as exc:
+        print(f"launch.py: {exc}", file=sys.stderr)
+        return 2
+    log(f"Run directory: {run.path}")
+    dashboard = connect(cfg.cluster)
+    if dashboard:
+        log(f"Ray dashboard: {dashboard}")
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    train_prompts = render_all(train_samples, tokenizer, cfg, "train", log)
+    val_prompts = render_all(val_samples, tokenizer, cfg, "validation", log)
+    if cfg.train.eval_limit:
+        val_prompts = val_prompts[: cfg.train.eval_limit]
+    log(f"Data: {len(train_prompts)} training prompts, {len(val_prompts)} validation prompts")
+
+    policy_dir = warm_start(cfg, Path(model_dir), train_prompts, tokenizer, log)
+    learners = LearnerGroup(str(policy_dir), cfg)
+    rollout = RolloutPool(str(policy_dir), cfg.model, cfg.rollout)
+    reward_pool = RewardPool(
+        cfg.reward.num_actors, cfg.reward.cpus_per_actor, cfg.reward.output_format, name_prefix="reward"
+    )
+    metrics_log = MetricsLog(run.path, cfg.logging.tensorboard)
+    feed = PromptFeed(train_prompts, cfg.train.prompts_per_step, cfg.data.shuffle_seed)
+
+    def run_eval(step: int) -> dict[str, Any]:
+        t = time.perf_counter()
+        result = evaluate(
+            val_prompts,
+            rollout,
+            reward_pool,
+            cfg.rollout.max_new_tokens,
+            run.path / "eval" / f"step-{step:06d}.jsonl",
+        )
+        result["time/eval"] = time.perf_counter() - t
+        return result
+
+    start_step, state = 0, {}
+    latest = run.latest_checkpoint() if resume else None
+    if latest is not None:
+        state = json.loads((latest / STATE_FILE).read_text())
+        start_step = state["step"]
+        learners.load_checkpoint(str(latest))
+        buffers, index = learners.export_weights()
+        rollout.update_weights(buffers, index, version=start_step)
+        metrics_log.truncate_after(start_step)
+        log(f"Resumed {run.path} from {latest.name} (step {start_step})")
+    elif resume:
+        log(f"No complete checkpoint in {run.path}; starting it from step 0")
+        metrics_log.truncate_after(0)
+
+    before = state.get("eval_before")
+    if before is None:
+        before = run_eval(0)
+        metrics_log.log(0, before)
+        log(f"Validation accuracy before RL: {before['eval/accuracy']:.3f} ({before['eval/count']} prompts)")
+
+    total = cfg.train.steps
+    last_eval = before
+    for step in range(start_step + 1, total + 1):
+        metrics = rl_step(step, cfg, feed, rollout, reward_pool, learners)
+        if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step != total:
+            last_eval = run_eval(step)
+            metrics.update(last_eval)
+        if step == total:
+            last_eval = run_eval(step)
+            metrics.update(last_eval)
+        metrics_log.log(step, metrics)
+        log(console_line(step, total, metrics))
+        if step == total or (cfg.train.checkpoint_every and step % cfg.train.checkpoint_every == 0):
+            path = run.save_checkpoint(learners, step, {"step": step, "eval_before": before})
+            if cfg.logging.verbose:
+                log(f"Checkpoint: {path}")
+
+    report = {
+        "run": str(run.path),
+        "steps": total,
+        "eval_before": before["eval/accuracy"],
+        "eval_after": last_eval["eval/accuracy"],
+        "wall_time_s": time.time() - started,
+        "final_model": str(run.latest_checkpoint()),
+        "entropy_coef": cfg.algorithm.entropy_coef,
+    }
+    (run.path / "report.json").write_text(json.dumps(report, indent=2))
+    log(
+        f"\nDone in {report['wall_time_s'] / 60:.1f} min. Validation accuracy (greedy, {before['eval/count']} prompts): "
+        f"{report['eval_before']:.3f} after the warm start -> {report['eval_after']:.3f} after {total} EGPO steps "
+        f"({(report['eval_after'] - report['eval_before']) * 100:+.1f} points).\n"
+        f"Final model (Hugging Face format): {report['final_model']}\nMetrics: {run.path / 'metrics.jsonl'}"
+    )
+    metrics_log.close()
+    for pool in (rollout, learners, reward_pool):
+        pool.shutdown()
+    return 0
+
+
+def batch_digest(prompts: list[Prompt]) -> str:
+    """A short fingerprint of which samples a step trained on (resume keeps the data order)."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(p.sample.id for p in prompts).encode()).hexdigest()[:12]
+
+
+def _corpus(samples, cfg: RunConfig) -> list[str]:
+    from cluster.data import corpus_texts
+
+    return corpus_texts(samples, cfg.reward.output_format) if cfg.model.path == "tiny" else []
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(train(load_config()))

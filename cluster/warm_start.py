@@ -1,0 +1,103 @@
+"""The supervised warm start: a brief SFT on the training split's reference completions.
+
+A random tiny model never writes a call, so RL alone would see only all-zero groups. The warm
+start uses the same training data as RL (never the validation split) and is cached: a second run
+with the same model, data and settings reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from cluster.config import REPO_ROOT, RunConfig
+from cluster.data import reference_completion
+from cluster.feed import Prompt
+from reward.prompt import SYSTEM_PROMPT_VERSION
+
+CACHE_DIR = REPO_ROOT / ".cache" / "warmstart"
+
+
+def _cache_key(cfg: RunConfig, model_dir: Path, prompts: list[Prompt]) -> str:
+    m = cfg.model
+    digest = hashlib.sha256()
+    digest.update(str(model_dir.resolve()).encode())
+    digest.update(
+        json.dumps(
+            [
+                m.warm_start_sft_steps,
+                m.warm_start_lr,
+                m.warm_start_batch_size,
+                cfg.train.seed,
+                cfg.reward.output_format,
+                SYSTEM_PROMPT_VERSION,
+            ]
+        ).encode()
+    )
+    for prompt in prompts:
+        digest.update(json.dumps([prompt.ids, prompt.sample.reference]).encode())
+    return digest.hexdigest()[:16]
+
+
+def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer, log=print) -> Path:
+    """Return the directory of the warm-started model (``model_dir`` itself when no SFT is set)."""
+    steps = cfg.model.warm_start_sft_steps
+    if steps == 0:
+        return model_dir
+    out = CACHE_DIR / _cache_key(cfg, model_dir, prompts)
+    if (out / "config.json").is_file():
+        log(f"Warm start: reusing the cached SFT model {out}")
+        return out
+
+    from cluster.learner_group import LearnerGroup
+
+    eos = tokenizer.eos_token_id
+    fmt = cfg.reward.output_format
+    completions = [
+        tokenizer.encode(reference_completion(p.sample, fmt), add_special_tokens=False) + [eos]
+        for p in prompts
+    ]
+    batch_size = cfg.model.warm_start_batch_size
+    generator = torch.Generator().manual_seed(cfg.train.seed)
+    order: list[int] = []
+    log(f"Warm start: {steps} SFT steps of {batch_size} sequences on {len(prompts)} training prompts")
+    learners = LearnerGroup(
+        str(model_dir),
+        cfg,
+        name_prefix="sft-learner",
+        lr=cfg.model.warm_start_lr,
+        kl_coef=0.0,
+        lr_schedule="constant",
+        lr_warmup_steps=0,
+        total_steps=steps,
+    )
+    started = time.time()
+    try:
+        for step in range(1, steps + 1):
+            while len(order) < batch_size:
+                order += torch.randperm(len(prompts), generator=generator).tolist()
+            chosen, order = order[:batch_size], order[batch_size:]
+            metrics = learners.sft_step(
+                {
+                    "prompt_ids": [prompts[i].ids for i in chosen],
+                    "completion_ids": [completions[i] for i in chosen],
+                }
+            )
+            if step == 1 or step % max(1, steps // 10) == 0 or step == steps:
+                log(
+                    f"  warm start {step}/{steps}: loss {metrics.get('loss', float('nan')):.3f} "
+                    f"({time.time() - started:.0f}s)"
+                )
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        learners.save_checkpoint(str(tmp))
+    finally:
+        learners.shutdown()
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
