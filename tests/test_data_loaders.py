@@ -137,6 +137,14 @@ def test_bfcl_question_and_possible_answer_files(tmp_path, capsys):
     assert "loaded 3 samples" in capsys.readouterr().err
 
 
+def test_bfcl_answers_found_beside_the_questions_as_in_the_package_layout(tmp_path):
+    (tmp_path / "possible_answer").mkdir()
+    write_lines(tmp_path / "possible_answer" / "BFCL_v4_simple_python.json", [BFCL_SIMPLE_ANSWER])
+    questions = write_lines(tmp_path / "BFCL_v4_simple_python.json", [BFCL_SIMPLE])
+    (sample,) = load_samples(questions, "bfcl").samples
+    assert sample.ground_truth == BFCL_SIMPLE_ANSWER["ground_truth"]
+
+
 def test_bfcl_question_without_answer_names_the_line(tmp_path):
     questions = write_lines(tmp_path / "q.json", [BFCL_IRRELEVANCE, BFCL_SIMPLE])
     with pytest.raises(
@@ -312,6 +320,13 @@ def test_chat_conversation_gives_one_sample_per_assistant_turn(tmp_path):
 
 
 # --- egpo (this project's JSONL) ----------------------------------------------------------------
+
+
+def test_egpo_without_category_gets_one_inferred(tmp_path):
+    record = egpo_record("a", tools=[WEATHER, {**WEATHER, "name": "get_forecast"}])
+    del record["category"]
+    (sample,) = load_samples(write_lines(tmp_path / "s.jsonl", [record])).samples
+    assert sample.category == "multiple"
 
 
 def test_egpo_jsonl_round_trip(tmp_path):

@@ -49,8 +49,9 @@ def load_samples(
 ) -> LoadResult:
     """Load and validate the samples of one file (``.json``, ``.jsonl`` or ``.parquet``).
 
-    ``fmt``: ``egpo`` (one ``Sample`` per line), ``bfcl`` (question file; gold from
-    ``answers_path``, the matching possible_answer file; irrelevance categories have none),
+    ``fmt``: ``egpo`` (one ``Sample`` per line; a missing category is inferred), ``bfcl`` (question
+    file; gold from ``answers_path``, by default ``possible_answer/<same name>`` beside it as in the
+    bfcl-eval package; irrelevance categories have none),
     ``xlam`` (``query``/``tools``/``answers`` as JSON strings) or ``chat`` (OpenAI-style
     ``messages`` and ``tools``; one sample per assistant turn, the history as the prompt).
     Raises a ``DataError`` (a ``ValueError``) on the first bad record unless ``skip_invalid``.
@@ -59,6 +60,8 @@ def load_samples(
         raise ValueError(f"unknown data format {fmt!r}: expected one of {FORMATS}")
     path = Path(path)
     if fmt == "bfcl":
+        if answers_path is None and (path.parent / "possible_answer" / path.name).is_file():
+            answers_path = path.parent / "possible_answer" / path.name
         answers = _read_bfcl_answers(answers_path, skip_invalid)
         convert: Callable[[Any, str], list[dict[str, Any]]] = functools.partial(_from_bfcl, answers=answers)
     else:
@@ -159,6 +162,8 @@ def _from_egpo(record: Any, where: str) -> list[dict[str, Any]]:
     for key in ("messages", "tools", "ground_truth"):
         if key in record and isinstance(record[key], str):
             record[key] = _json_field(record, key, where)
+    if "category" not in record and isinstance(record.get("ground_truth"), list):
+        record["category"] = infer_category(record["ground_truth"], record.get("tools") or [])
     return [record]
 
 

@@ -33,9 +33,9 @@ class Sample(BaseModel):
         description="BFCL possible answer [{name: {param: [acceptable...]}}]; [] = no call expected."
     )
     category: str = Field(
-        "simple",
         description="simple, multiple, parallel, parallel_multiple, irrelevance, missing_param, no_call "
-        "or a BFCL category name; passed to the reward checker.",
+        "or a BFCL category name; passed to the reward checker (``simple`` checks the first tool "
+        "only, as BFCL does). Loaders infer it when a format carries none (``infer_category``).",
     )
     reference: str | None = Field(
         None,
