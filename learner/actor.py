@@ -11,8 +11,8 @@ One ``train_step`` is the learner half of an RL step (egpo-spec.md Sec. 3-4):
    scales its loss by the world size).
 
 Several actors with ``world_size > 1`` are data-parallel ranks; each gets whole groups. Every rank
-must call the collective methods (train_step, sft_step, export_weights, save/load_checkpoint, and
-compute_logprobs under ZeRO-3) the same number of times.
+must call the collective methods (all but ``ping`` and ``reset_optimizer``) the same number of times;
+metrics are those of the global batch (sums all-reduced), identical on every rank.
 """
 
 from __future__ import annotations
@@ -279,7 +279,8 @@ class Learner:
             "frac_zero_std_groups": zstd / groups,
             "lr": lr,
             "tokens": global_tokens,
-            "throughput/tokens_per_s": seq_tok * (1 + cfg.ppo_epochs) / elapsed if elapsed > 0 else 0.0,
+            # prompt + completion tokens of the global batch per second of learner time (recompute + update)
+            "throughput/tokens_per_s": seq_tok / elapsed if elapsed > 0 else 0.0,
             "time/recompute": t_recompute,
             "time/update": t_update,
         }

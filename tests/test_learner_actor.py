@@ -226,10 +226,31 @@ def trainer_model_dir(state: dict) -> str:
     return state["source_model"]
 
 
-def test_zero_stage_1_runs_a_step(ray_cluster, tiny_model_dir, rl_batch):
-    (actor,) = make_learners(tiny_model_dir, zero_stage=1, lr=1e-3)
+def test_zero_stage_1_ppo_epochs_and_truncated_importance_weights(ray_cluster, tiny_model_dir, rl_batch):
+    """Async mode: with staleness > 0 each token's loss is weighted by min(pi_old / pi_sampler, is_cap).
+    At a negligible lr the policy stays put, so a sampler that gave every token twice the learner's
+    probability halves the first-epoch policy loss, and one that gave a quarter is capped at 2x."""
+    import math
+
+    (actor,) = make_learners(tiny_model_dir, zero_stage=1, lr=1e-9, ppo_epochs=2, is_cap=2.0, kl_coef=0.0)
     try:
-        m = ray_cluster.get(actor.train_step.remote(rl_batch))
-        assert m["grad_norm"] > 0 and m["tokens"] > 0
+        lp = ray_cluster.get(
+            actor.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+        )
+
+        def step(shift, staleness):
+            sampler = [[x + shift for x in row] for row in lp]
+            batch = dict(rl_batch, sampler_logprobs=sampler, staleness=staleness)
+            return ray_cluster.get(actor.train_step.remote(batch))
+
+        plain = step(0.0, 0)
+        assert plain["grad_norm"] > 0 and plain["pg_loss"] < 0  # positive-advantage rows carry more tokens
+        halved = step(math.log(2), 1)
+        assert halved["pg_loss"] == pytest.approx(0.5 * plain["pg_loss"], rel=1e-3)
+        assert halved["logprob_diff/sampler_vs_learner"] == pytest.approx(math.log(2), rel=1e-4)
+        capped = step(-math.log(4), 1)
+        assert capped["pg_loss"] == pytest.approx(2.0 * plain["pg_loss"], rel=1e-3)
+        not_stale = step(math.log(2), 0)  # synchronous mode: the gap is only logged
+        assert not_stale["pg_loss"] == pytest.approx(plain["pg_loss"], rel=1e-3)
     finally:
         ray_cluster.kill(actor)
