@@ -12,6 +12,7 @@ no ``required`` list is read as requiring nothing (BFCL raises).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 _PYTHON_TYPES: dict[str, type] = {
@@ -168,8 +169,9 @@ def _type_check(value: Any, acceptable: Any, expected: type, item_type: type | N
     return False, False
 
 
+@lru_cache(maxsize=65536)
 def standardize_string(text: str) -> str:
-    """BFCL's string normalisation: drop spaces and ``, . / - _ * ^``, lowercase, ``'`` -> ``"``."""
+    """BFCL's string normalisation (memoised: gold strings recur across a group's completions): drop spaces and ``, . / - _ * ^``, lowercase, ``'`` -> ``"``."""
     return _IGNORED_IN_STRINGS.sub("", text).lower().replace("'", '"')
 
 

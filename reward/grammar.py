@@ -14,8 +14,8 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from reward.prompt import OutputFormat
 
@@ -25,6 +25,7 @@ TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
 
 _SCALARS = (str, int, float, bool, type(None))
+_ONLY_AST = ast.PyCF_ONLY_AST
 _TOOL_CALL_BLOCK = re.compile(r"\s*<tool_call>(.*?)</tool_call>\s*", re.DOTALL)
 
 
@@ -32,8 +33,7 @@ class NotALiteral(ValueError):
     """The answer holds something other than a literal call list."""
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedCompletion:
+class ParsedCompletion(NamedTuple):
     """A completion split by the grammar.
 
     ``format_ok``: exactly one ``<think>...</think>`` block at the start, followed by a non-empty answer.
@@ -63,11 +63,24 @@ def parse_completion(text: str, fmt: OutputFormat = "python") -> ParsedCompletio
     think, answer = split_think(text)
     if think is None or answer is None:
         return _MALFORMED
-    if fmt == "python":
-        calls, call_syntax = parse_python_calls(answer)
-    else:
-        calls, call_syntax = parse_hermes_calls(answer)
+    calls, call_syntax = parse_answer(answer, fmt)
     return ParsedCompletion(bool(answer), think, calls, answer, call_syntax)
+
+
+def parse_answer(answer: str, fmt: OutputFormat = "python") -> tuple[list[dict[str, Any]] | None, bool]:
+    """``(calls or None, call_syntax)`` for the answer text in format ``fmt``."""
+    return parse_python_calls(answer) if fmt == "python" else parse_hermes_calls(answer)
+
+
+@lru_cache(maxsize=8192)
+def parse_answer_shared(
+    answer: str, fmt: OutputFormat = "python"
+) -> tuple[list[dict[str, Any]] | None, bool]:
+    """``parse_answer`` memoised: the same answer text (common within a GRPO group) is parsed once.
+
+    The returned calls are shared between callers and must not be mutated (the checker never does).
+    """
+    return parse_answer(answer, fmt)
 
 
 def split_think(text: str) -> tuple[str | None, str | None]:
@@ -95,11 +108,14 @@ def parse_python_calls(answer: str) -> tuple[list[dict[str, Any]] | None, bool]:
     if not source.endswith("]"):
         source = source + "]"
     try:
-        tree = ast.parse(source, mode="eval").body
+        tree = compile(source, "<answer>", "eval", _ONLY_AST).body  # ast.parse without its wrapper
     except Exception:  # SyntaxError, ValueError (NUL bytes, huge ints), RecursionError, MemoryError
         return None, False
-    if type(tree) is not ast.List or not all(type(node) is ast.Call for node in tree.elts):
+    if type(tree) is not ast.List:
         return None, False
+    for node in tree.elts:
+        if type(node) is not ast.Call:
+            return None, False
     call_syntax = bool(tree.elts)
     try:
         return [_call_from_node(node) for node in tree.elts], call_syntax

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from reward.checker import check_calls
-from reward.grammar import ParsedCompletion, parse_completion
+from reward.grammar import ParsedCompletion, parse_answer_shared, split_think
 from reward.prompt import OutputFormat
 
 
@@ -25,11 +25,18 @@ def score(
     """Eq. 3 on a full completion: 1.0 or 0.0, never an exception (malformed input scores 0.0).
 
     ``ground_truth`` is BFCL's possible answer (``[]``: no call expected); ``category`` a BFCL
-    category name or None (rule inferred from the gold, see ``check_calls``).
+    category name or None (rule inferred from the gold, see ``check_calls``). An unknown ``fmt``
+    is a caller error (ValueError).
     """
+    if fmt not in ("python", "hermes"):
+        raise ValueError(f"unknown output format {fmt!r}: expected 'python' or 'hermes'")
     try:
-        parsed = parse_completion(text, fmt)
-        return 1.0 if parsed.format_ok and answer_correct(parsed, ground_truth, functions, category) else 0.0
+        think, answer = split_think(text)
+        if think is None or not answer:
+            return 0.0
+        calls, call_syntax = parse_answer_shared(answer, fmt)
+        parsed = ParsedCompletion(True, think, calls, answer, call_syntax)
+        return 1.0 if answer_correct(parsed, ground_truth, functions, category) else 0.0
     except Exception:
         return 0.0
 

@@ -27,7 +27,7 @@ DOC = {
     },
 }
 GOLD = [{"f": {"a": ["x"], "b": ["", ["y"]], "c": ["", {"k": ["v"]}], "d": ["", 1.5]}}]
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
     st.none(),
