@@ -4,10 +4,11 @@ The functions here are sent to the engine's worker through ``LLM.collective_rpc`
 the vLLM worker object as its first argument. They use ``model_runner.reload_weights``: plain
 ``model.load_weights`` fails on CPU, where linear weights are repacked for oneDNN (stack-notes.md).
 
-The tied-embedding trap: with tied input/output embeddings the checkpoint has no ``lm_head.weight``,
-so ``reload_weights`` refreshes the embedding table but never re-processes the output layer. On CPU
-that layer multiplies with a packed copy of the *old* table made when the engine started (a
-log-prob error of ~0.9 after one update). :func:`retie_output_layer` re-ties the output layer to the
+The tied-embedding trap: with tied input/output embeddings the weights sent (a model's
+``named_parameters()``, or its checkpoint) have no ``lm_head.weight``, so ``reload_weights`` refreshes
+the embedding table but never re-processes the output layer. On CPU that layer multiplies with a
+packed copy of the *old* table made when the engine started (log-prob error 0.83 after one update,
+tests/test_rollout_worker.py). :func:`retie_output_layer` re-ties the output layer to the
 reloaded table and re-runs its post-load processing, which rebuilds the packed copy.
 """
 

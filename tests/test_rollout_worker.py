@@ -26,6 +26,25 @@ def _start_worker(model_dir, name: str):
     )
 
 
+def _probe_worker_class():
+    """RolloutWorker plus one test-only method: vLLM's bare in-place reload, without the re-tie of
+    the output layer, to show the trap the worker handles. (Defined in a function so Ray ships the
+    class by value; every other method is the product's.)"""
+    import ray
+
+    from actors.engine import RolloutEngine
+    from common.flat_weights import unpack
+
+    class ProbeRolloutWorker(RolloutEngine):
+        def bare_reload(self, buffers, index, version: int) -> None:
+            named = list(unpack(buffers, index))
+            self.llm.collective_rpc(lambda worker: worker.reload_weights(weights_iterator=iter(named)))
+            self.llm.reset_prefix_cache()
+            self._version = version
+
+    return ray.remote(ProbeRolloutWorker)
+
+
 @pytest.fixture(scope="module", params=["untied", "tied"])
 def model_kind(request) -> str:
     return request.param
@@ -35,7 +54,11 @@ def model_kind(request) -> str:
 def worker_and_dir(ray_cluster, model_kind, tiny_model_dir, tiny_tied_model_dir):
     """One worker per model kind, shared by this module's tests."""
     model_dir = tiny_tied_model_dir if model_kind == "tied" else tiny_model_dir
-    worker = _start_worker(model_dir, f"rollout-test-{model_kind}")
+    worker = (
+        _probe_worker_class()
+        .options(num_cpus=0.5, num_gpus=0, name=f"rollout-test-{model_kind}")
+        .remote(str(model_dir), **WORKER_SETTINGS)
+    )
     ray_cluster.get(worker.ping.remote(), timeout=180)
     yield worker, model_dir
     ray_cluster.kill(worker)
@@ -79,6 +102,43 @@ def _prompts(model_dir) -> list:
     return [*texts, tok.encode("<think>The user wants")]
 
 
+def test_tied_output_layer_trap_is_real_and_handled(ray_cluster, worker_and_dir, model_kind, tmp_path):
+    """vLLM's bare reload leaves a tied model's output layer on the old weights when the weights
+    sent are the model's parameters (no lm_head.weight, stack-notes.md); update_weights with the
+    same buffers fixes it. Untied models are fine either way.
+    Runs first on the shared worker: the trap shows on an engine's first reload."""
+    from cluster.tiny_model import build_tiny_model
+
+    worker, model_dir = worker_and_dir
+    if ray_cluster.get(worker.version.remote()) != 0:
+        pytest.skip("needs a fresh engine (the stale output layer shows on the first reload)")
+    new_dir = build_tiny_model(tmp_path / "seed9", tie_word_embeddings=model_kind == "tied", seed=9)
+    new = _hf_model(new_dir)
+    buffers, index = pack(new.named_parameters())  # a tied model's lm_head.weight is not among them
+    prompts, sample = _prompts(model_dir), dict(group_size=3, max_new_tokens=16, seed=4)
+    version = ray_cluster.get(worker.version.remote()) + 1
+
+    start_err = _max_logprob_error(
+        ray_cluster.get(worker.generate.remote(prompts, **sample)), _hf_model(model_dir)
+    )
+    ray_cluster.get(worker.bare_reload.remote(buffers, index, version))
+    bare_err = _max_logprob_error(ray_cluster.get(worker.generate.remote(prompts, **sample)), new)
+    ray_cluster.get(worker.update_weights.remote(buffers, index, version))
+    fixed_err = _max_logprob_error(ray_cluster.get(worker.generate.remote(prompts, **sample)), new)
+    print(
+        f"\n[{model_kind}] error at start {start_err:.2e}, after vLLM's bare reload {bare_err:.2e}, after update_weights {fixed_err:.2e}"
+    )
+    assert start_err < TOL
+    if model_kind == "tied":
+        assert bare_err > 0.1, "the stale tied output layer no longer shows: revisit weight_loading.py"
+    else:
+        assert bare_err < TOL
+    assert fixed_err < TOL
+    # back to the checkpoint's weights for the module's other tests
+    buffers, index = pack(_hf_model(model_dir).state_dict().items())
+    ray_cluster.get(worker.update_weights.remote(buffers, index, version + 1))
+
+
 def test_logprobs_match_learner_before_and_after_three_updates(
     ray_cluster, worker_and_dir, model_kind, tmp_path
 ):
@@ -112,7 +172,7 @@ def test_logprobs_match_learner_before_and_after_three_updates(
         assert stale > 1e-2, "the update did not change the sampling distribution"
         previous = new
     print(
-        f"\n[{model_kind}] max |logprob vLLM - transformers| per version 0..3: {[f'{e:.2e}' for e in errors]}"
+        f"\n[{model_kind}] max |logprob vLLM - transformers| before and after 3 updates: {[f'{e:.2e}' for e in errors]}"
     )
 
 
