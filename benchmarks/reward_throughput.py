@@ -30,8 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from reward import render_calls, score  # noqa: E402
-from reward.checker import standardize_string  # noqa: E402
-from reward.grammar import parse_answer_shared, split_think  # noqa: E402
+from reward.checker import clear_string_cache  # noqa: E402
+from reward.grammar import clear_parse_cache, split_think  # noqa: E402
 from tests import bfcl_oracle  # noqa: E402
 from tests.test_reward_conformance import call_mutations  # noqa: E402
 
@@ -101,8 +101,8 @@ def bfcl_pipeline(answers: list[str], items: list[Item]) -> list[float]:
 
 def clear_caches() -> None:
     """Forget memoised answer parses and normalised strings, so no repeat reuses an earlier one."""
-    parse_answer_shared.cache_clear()
-    standardize_string.cache_clear()
+    clear_parse_cache()
+    clear_string_cache()
 
 
 def timed(run: Callable[[], object]) -> float:

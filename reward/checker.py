@@ -169,10 +169,26 @@ def _type_check(value: Any, acceptable: Any, expected: type, item_type: type | N
     return False, False
 
 
-@lru_cache(maxsize=65536)
 def standardize_string(text: str) -> str:
-    """BFCL's string normalisation (memoised: gold strings recur across a group's completions): drop spaces and ``, . / - _ * ^``, lowercase, ``'`` -> ``"``."""
+    """BFCL's string normalisation: drop spaces and ``, . / - _ * ^``, lowercase, ``'`` -> ``"``.
+
+    Memoised for strings up to 256 characters (gold strings recur across a group's completions).
+    """
+    if len(text) > 256:
+        return _normalise(text)
+    return _normalise_cached(text)
+
+
+def _normalise(text: str) -> str:
     return _IGNORED_IN_STRINGS.sub("", text).lower().replace("'", '"')
+
+
+_normalise_cached = lru_cache(maxsize=65536)(_normalise)
+
+
+def clear_string_cache() -> None:
+    """Forget every memoised normalised string."""
+    _normalise_cached.cache_clear()
 
 
 def _standardized(values: Any) -> list:

@@ -72,15 +72,30 @@ def parse_answer(answer: str, fmt: OutputFormat = "python") -> tuple[list[dict[s
     return parse_python_calls(answer) if fmt == "python" else parse_hermes_calls(answer)
 
 
-@lru_cache(maxsize=8192)
+CACHED_ANSWER_CHARS = 4096  # longer answers are parsed uncached, so the cache stays small (< ~40 MB)
+
+
 def parse_answer_shared(
     answer: str, fmt: OutputFormat = "python"
 ) -> tuple[list[dict[str, Any]] | None, bool]:
-    """``parse_answer`` memoised: the same answer text (common within a GRPO group) is parsed once.
+    """``parse_answer`` memoised for answers up to ``CACHED_ANSWER_CHARS`` characters.
 
-    The returned calls are shared between callers and must not be mutated (the checker never does).
+    The same answer text recurs within a GRPO group and is parsed once. The returned calls are
+    shared between callers and must not be mutated (the checker never does).
     """
+    if len(answer) > CACHED_ANSWER_CHARS:
+        return parse_answer(answer, fmt)
+    return _parse_answer_cached(answer, fmt)
+
+
+@lru_cache(maxsize=8192)
+def _parse_answer_cached(answer: str, fmt: OutputFormat) -> tuple[list[dict[str, Any]] | None, bool]:
     return parse_answer(answer, fmt)
+
+
+def clear_parse_cache() -> None:
+    """Forget every memoised answer (benchmarks use it so no repeat reuses an earlier parse)."""
+    _parse_answer_cached.cache_clear()
 
 
 def split_think(text: str) -> tuple[str | None, str | None]:

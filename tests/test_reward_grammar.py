@@ -290,3 +290,18 @@ def test_code_in_an_answer_is_never_run(tmp_path, monkeypatch):
         assert score(completion(answer), [{"f": {"a": [0]}}], [WEATHER]) == 0.0
         assert score(completion(answer), [], [WEATHER]) == 0.0  # shaped like a call: not "no call"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_memoised_parsing_is_not_affected_by_callers_mutating_results():
+    text = completion("[get_weather(city='Paris', days=3)]")
+    gold = [{"get_weather": {"city": ["Paris"], "days": [3]}}]
+    assert score(text, gold, [WEATHER]) == 1.0
+    parse_completion(text).calls[0]["arguments"]["days"] = 4  # a fresh object, not the memoised one
+    assert score(text, gold, [WEATHER]) == 1.0
+
+
+def test_long_answers_score_the_same_without_the_cache():
+    city = "Paris " * 1_000  # over reward.grammar.CACHED_ANSWER_CHARS
+    text = completion(f"[get_weather(city={city!r}, days=3)]")
+    assert score(text, [{"get_weather": {"city": [city], "days": [3]}}], [WEATHER]) == 1.0
+    assert score(text, [{"get_weather": {"city": ["Paris"], "days": [3]}}], [WEATHER]) == 0.0

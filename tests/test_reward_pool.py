@@ -95,3 +95,25 @@ def test_the_pool_gives_up_after_max_restarts(ray_cluster):
             pool.score(make_items(10))
     finally:
         pool.shutdown()
+
+
+def test_pool_scores_hermes_answers(ray_cluster):
+    pool = RewardPool(num_actors=1, fmt="hermes")
+    try:
+        calls = [{"name": "add", "arguments": {"a": 1, "b": 1}}]
+        gold = [{"add": {"a": [1], "b": [1]}}]
+        items = [
+            {
+                "text": f"<think>t</think>{render_calls(calls, 'hermes')}",
+                "ground_truth": gold,
+                "functions": [DOC],
+            },
+            {
+                "text": f"<think>t</think>{render_calls(calls, 'python')}",
+                "ground_truth": gold,
+                "functions": [DOC],
+            },
+        ]
+        assert pool.score(items) == [1.0, 0.0]
+    finally:
+        pool.shutdown()
