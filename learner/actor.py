@@ -102,6 +102,7 @@ class Learner:
             ref = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=DTYPES[self.cfg.dtype])
             self.reference = CompletionHead(ref.eval().requires_grad_(False)).to(self.device)
         self.step = 0  # RL steps done (the lr schedule's clock)
+        self._weight_group = None  # joined by init_weight_group (rank 0 only)
 
     # -- small helpers ---------------------------------------------------------------------------
 
@@ -317,8 +318,10 @@ class Learner:
             total += loss.item()
         grad_norm = self._optimizer_step()
         seconds = time.perf_counter() - t0
+        loss = self._all_reduce([total])[0]
         return {
-            "sft/loss": self._all_reduce([total])[0],
+            "loss": loss,
+            "sft/loss": loss,
             "grad_norm": grad_norm,
             "lr": lr,
             "tokens": global_tokens,
@@ -364,6 +367,43 @@ class Learner:
         if self.rank != 0:
             return [], []
         return pack(weights.items(), bucket_bytes)
+
+    def weight_index(self, bucket_bytes: int = 256 << 20) -> list:
+        """The index (names, shapes, dtypes, offsets) that :meth:`broadcast_weights` will send; it does
+        not change during a run, so receivers can allocate their buffers once. Rank 0 answers."""
+        return self.export_weights(bucket_bytes)[1]
+
+    def init_weight_group(
+        self,
+        master_addr: str,
+        master_port: int,
+        world_size: int,
+        backend: str | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:
+        """Join the weight-sync group (``common.weight_group``) as its rank 0, the sender; the rollout
+        workers are ranks 1..world_size-1 and must join at the same time. Only learner rank 0 joins."""
+        from common.weight_group import create_weight_group
+
+        if self.rank == 0:
+            self._weight_group = create_weight_group(
+                master_addr, master_port, 0, world_size, backend or self.cfg.backend, timeout_s
+            )
+
+    def broadcast_weights(self, bucket_bytes: int = 256 << 20) -> list:
+        """Send the policy's flat buffers to the weight-sync group (receivers call their
+        ``receive_weights(index, version)`` at the same time). Every learner rank calls it (ZeRO-3
+        gathers); rank 0 broadcasts and returns the index, the others return ``[]``."""
+        buffers, index = self.export_weights(bucket_bytes)
+        if self.rank != 0:
+            return []
+        group = self._weight_group
+        if group is None:
+            raise RuntimeError(
+                "broadcast_weights: call init_weight_group first (no weight-sync group joined)"
+            )
+        group.broadcast([b.to(group.device) for b in buffers], src=0)
+        return index
 
     def save_checkpoint(self, path: str) -> None:
         """HF model + tokenizer + training state at ``path`` (written to a temp dir, then renamed)."""

@@ -184,7 +184,7 @@ def test_sft_steps_lower_the_completion_cross_entropy(ray_cluster, trainer, rl_b
         "completion_ids": rl_batch["completion_ids"][:3],
         "lr": 3e-3,
     }
-    losses = [ray_cluster.get(trainer.sft_step.remote(batch))["sft/loss"] for _ in range(4)]
+    losses = [ray_cluster.get(trainer.sft_step.remote(batch))["loss"] for _ in range(4)]
     assert losses[-1] < losses[0] - 0.5, losses
 
 
@@ -254,3 +254,26 @@ def test_zero_stage_1_ppo_epochs_and_truncated_importance_weights(ray_cluster, t
         assert not_stale["pg_loss"] == pytest.approx(plain["pg_loss"], rel=1e-3)
     finally:
         ray_cluster.kill(actor)
+
+
+def test_broadcast_weights_over_the_weight_sync_group(ray_cluster, fresh_learner):
+    """The learner (rank 0) sends its flat buffers to a receiver (this process, rank 1) over gloo."""
+    from common.flat_weights import empty_buffers, unpack
+    from common.weight_group import create_weight_group, find_free_port
+
+    buffers, index = ray_cluster.get(fresh_learner.export_weights.remote())
+    assert ray_cluster.get(fresh_learner.weight_index.remote()) == index
+    port = find_free_port()
+    joined = fresh_learner.init_weight_group.remote("127.0.0.1", port, 2, "gloo", 60.0)
+    group = create_weight_group("127.0.0.1", port, 1, 2, "gloo", timeout_s=60)
+    try:
+        ray_cluster.get(joined)
+        sent = fresh_learner.broadcast_weights.remote()
+        received = empty_buffers(index)
+        group.broadcast(received, src=0)
+        assert ray_cluster.get(sent) == index
+        expected = dict(unpack(buffers, index))
+        for name, tensor in unpack(received, index):
+            assert torch.equal(tensor, expected[name]), name
+    finally:
+        group.close()
