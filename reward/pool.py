@@ -79,8 +79,14 @@ class RewardPool:
         self.chunk_size = chunk_size
         self.restarts = 0
         self._actor_class = ray.remote(RewardActor)
-        self._actors = [self._start_actor(i) for i in range(num_actors)]
-        ray.get([actor.ping.remote() for actor in self._actors])
+        self._actors: list[Any] = []
+        try:
+            for index in range(num_actors):
+                self._actors.append(self._start_actor(index))
+            ray.get([actor.ping.remote() for actor in self._actors])
+        except BaseException:
+            self.shutdown()  # no half-built pool left holding CPUs or names
+            raise
 
     @property
     def size(self) -> int:
@@ -132,18 +138,18 @@ class RewardPool:
     def _submit(self, slot: int, chunk: list[dict[str, Any]]) -> ray.ObjectRef:
         return self._actors[slot].score_chunk.remote(chunk)
 
-    def _start_actor(self, index: int) -> Any:
+    def _start_actor(self, index: int, replacing: bool = False) -> Any:
         options: dict[str, Any] = {"num_cpus": self.cpus_per_actor, "max_restarts": 0, "max_task_retries": 0}
         name = self.actor_name(index)
         if name is None:
             return self._actor_class.options(**options).remote(self.fmt)
-        deadline = time.monotonic() + _NAME_RELEASE_TIMEOUT_S
+        deadline = time.monotonic() + (_NAME_RELEASE_TIMEOUT_S if replacing else 0.0)
         while True:  # a dead actor's name is released by Ray shortly after its death
             try:
                 return self._actor_class.options(name=name, **options).remote(self.fmt)
-            except ValueError:
+            except ValueError as error:
                 if time.monotonic() > deadline:
-                    raise
+                    raise ValueError(f"reward actor name {name!r} is taken: {error}") from error
                 time.sleep(0.1)
 
     def _replace(self, slot: int) -> None:
@@ -154,7 +160,7 @@ class RewardPool:
             )
         self.restarts += 1
         ray.kill(self._actors[slot], no_restart=True)
-        self._actors[slot] = self._start_actor(slot)
+        self._actors[slot] = self._start_actor(slot, replacing=True)
 
 
 def _validate(items: list[dict[str, Any]]) -> None:

@@ -56,6 +56,12 @@ def test_items_are_validated_with_a_clear_message(ray_cluster):
         pool.shutdown()
     with pytest.raises(ValueError, match="num_actors must be >= 1"):
         RewardPool(num_actors=0)
+    first = RewardPool(num_actors=1, name_prefix="reward-taken")
+    try:
+        with pytest.raises(ValueError, match="'reward-taken-0' is taken"):
+            RewardPool(num_actors=1, name_prefix="reward-taken")
+    finally:
+        first.shutdown()
 
 
 def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
