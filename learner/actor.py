@@ -405,8 +405,12 @@ class Learner:
         group.broadcast([b.to(group.device) for b in buffers], src=0)
         return index
 
-    def save_checkpoint(self, path: str) -> None:
-        """HF model + tokenizer + training state at ``path`` (written to a temp dir, then renamed)."""
+    def save_checkpoint(self, path: str, training_state: bool = True) -> None:
+        """HF model + tokenizer + training state at ``path`` (written to a temp dir, then renamed).
+
+        ``training_state=False`` writes only the HF directory (no optimizer/engine state, so it cannot
+        be resumed with :meth:`load_checkpoint`; e.g. the warm-start model, which RL loads as a model).
+        """
         path = Path(path)
         tmp = ckpt.temp_dir_for(path)
         if self.rank == 0:
@@ -415,12 +419,13 @@ class Learner:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         self._barrier()
-        self.engine.save_checkpoint(
-            str(tmp / ckpt.DEEPSPEED_DIR),
-            tag=ckpt.DEEPSPEED_TAG,
-            client_state={"rl_step": self.step},
-            save_latest=False,
-        )
+        if training_state:
+            self.engine.save_checkpoint(
+                str(tmp / ckpt.DEEPSPEED_DIR),
+                tag=ckpt.DEEPSPEED_TAG,
+                client_state={"rl_step": self.step},
+                save_latest=False,
+            )
         weights = full_state_dict(self.policy.lm, self.cfg.zero_stage)
         if self.rank == 0:
             state = {

@@ -178,7 +178,7 @@ def test_zero_variance_groups_and_reset_reference(ray_cluster, trainer, rl_batch
     assert m["kl"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_sft_steps_lower_the_completion_cross_entropy(ray_cluster, trainer, rl_batch):
+def test_sft_steps_lower_the_completion_cross_entropy(ray_cluster, trainer, rl_batch, tmp_path):
     batch = {
         "prompt_ids": rl_batch["prompt_ids"][:3],
         "completion_ids": rl_batch["completion_ids"][:3],
@@ -186,6 +186,14 @@ def test_sft_steps_lower_the_completion_cross_entropy(ray_cluster, trainer, rl_b
     }
     losses = [ray_cluster.get(trainer.sft_step.remote(batch))["loss"] for _ in range(4)]
     assert losses[-1] < losses[0] - 0.5, losses
+
+    # the warm-started model as a plain HF directory (no optimizer state): a model, not a resume point
+    ray_cluster.get(trainer.save_checkpoint.remote(str(tmp_path / "sft"), training_state=False))
+    assert (tmp_path / "sft" / "model.safetensors").is_file() and not (
+        tmp_path / "sft" / "deepspeed"
+    ).exists()
+    with pytest.raises(Exception, match="is not a learner checkpoint"):
+        ray_cluster.get(trainer.load_checkpoint.remote(str(tmp_path / "sft")))
 
 
 def test_checkpoint_round_trip_restores_weights_optimizer_and_step(ray_cluster, trainer, rl_batch, tmp_path):
