@@ -279,3 +279,19 @@ def test_weights_arrive_by_broadcast_over_a_dedicated_group(
     assert all(c["policy_version"] == version for g in groups for c in g)
     err = _max_logprob_error(groups, new)
     assert err < TOL, f"{model_kind}: log-prob error {err:.2e} after a broadcast update"
+
+
+def test_stop_string_ends_a_completion(ray_cluster, worker_and_dir):
+    """Same seed, with a stop string taken from the middle of a free completion: the completion ends
+    there ("stop"), its tokens are a prefix of the free one and the text stops before the string."""
+    worker, model_dir = worker_and_dir
+    prompt = _prompts(model_dir)[:1]
+    kwargs = dict(group_size=2, max_new_tokens=30, seed=3)
+    free = ray_cluster.get(worker.generate.remote(prompt, **kwargs))[0][0]
+    assert len(free["text"]) >= 12
+    stop = free["text"][8:11]
+    cut = ray_cluster.get(worker.generate.remote(prompt, stop=[stop], **kwargs))[0][0]
+    assert cut["finish_reason"] == "stop"
+    assert free["token_ids"][: len(cut["token_ids"])] == cut["token_ids"]
+    assert len(cut["token_ids"]) < len(free["token_ids"]) and len(cut["logprobs"]) == len(cut["token_ids"])
+    assert free["text"].startswith(cut["text"]) and stop not in cut["text"]
