@@ -57,6 +57,40 @@ def _set_engine_env(tensor_parallel_size: int) -> bool:
     return in_process
 
 
+def _checkpoint_shapes(model_dir: Path) -> dict[str, tuple[int, ...]] | None:
+    """Name -> shape of every tensor in the directory's safetensors files (headers only), or None
+    when the checkpoint is in another format."""
+    from safetensors import safe_open
+
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        return None
+    shapes: dict[str, tuple[int, ...]] = {}
+    for f in files:
+        with safe_open(f, framework="pt") as st:
+            for name in st.keys():  # noqa: SIM118 (safe_open is not a dict)
+                shapes[name] = tuple(st.get_slice(name).get_shape())
+    return shapes
+
+
+def _check_update_against(shapes: dict[str, tuple[int, ...]] | None, index: list[TensorSlot]) -> None:
+    """Reject an update whose names or shapes the model does not have, before touching the engine
+    (a failed reload midway would leave it half loaded)."""
+    if shapes is None:
+        return
+    tied_head = shapes.get("model.embed_tokens.weight")
+    wrong = []
+    for slot in index:
+        expected = shapes.get(slot.name, tied_head if slot.name == "lm_head.weight" else None)
+        if expected is None or tuple(slot.shape) != expected:
+            wrong.append(f"{slot.name} {tuple(slot.shape)} (model: {expected or 'no such tensor'})")
+    if wrong:
+        raise ValueError(
+            f"update_weights: {len(wrong)} tensor(s) do not match the model's checkpoint names/shapes "
+            f"(Hugging Face names expected, e.g. 'model.norm.weight'): {'; '.join(wrong[:5])}"
+        )
+
+
 class RolloutEngine:
     """Owns one ``vllm.LLM``; samples groups of completions and takes new weights in place."""
 
@@ -78,6 +112,7 @@ class RolloutEngine:
         CPU and False (CUDA graphs) on GPU. Raises ``RuntimeError`` naming the model and the
         settings when vLLM cannot start (e.g. the memory setting does not fit)."""
         self.model_path = str(_check_model_dir(model_path))
+        self._shapes = _checkpoint_shapes(Path(self.model_path))
         self._version = 0
         self._weight_group: WeightGroup | None = None
         self._settings = dict(
@@ -188,7 +223,9 @@ class RolloutEngine:
     # ------------------------------------------------------------------ weights
     def update_weights(self, buffers: list[torch.Tensor], index: list[TensorSlot], version: int) -> None:
         """Load the learner's flat buffers (``common.flat_weights`` format, Hugging Face names) into
-        the running engine, reset the prefix cache and record ``version`` as the policy version."""
+        the running engine, reset the prefix cache and record ``version`` as the policy version.
+        Names or shapes the model does not have raise ``ValueError`` and leave the engine as it was."""
+        _check_update_against(self._shapes, index)
         self._load_named(list(unpack(buffers, index)), version)
 
     def init_weight_group(
@@ -206,7 +243,8 @@ class RolloutEngine:
         if self._weight_group is None:
             raise RuntimeError("receive_weights: call init_weight_group first (no weight-sync group joined)")
         buffers = empty_buffers(index, self._weight_group.device)
-        self._weight_group.broadcast(buffers, src=0)
+        self._weight_group.broadcast(buffers, src=0)  # take part even if the check below fails
+        _check_update_against(self._shapes, index)
         self._load_named(list(unpack(buffers, index)), version)
 
     def _load_named(self, named: list[tuple[str, torch.Tensor]], version: int) -> None:

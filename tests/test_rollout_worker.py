@@ -295,3 +295,19 @@ def test_stop_string_ends_a_completion(ray_cluster, worker_and_dir):
     assert free["token_ids"][: len(cut["token_ids"])] == cut["token_ids"]
     assert len(cut["token_ids"]) < len(free["token_ids"]) and len(cut["logprobs"]) == len(cut["token_ids"])
     assert free["text"].startswith(cut["text"]) and stop not in cut["text"]
+
+
+def test_update_with_wrong_names_or_shapes_is_rejected_and_engine_keeps_working(ray_cluster, worker_and_dir):
+    worker, model_dir = worker_and_dir
+    model = _hf_model(model_dir)
+    before = ray_cluster.get(worker.version.remote())
+    prefixed = [(f"module.{n}", t) for n, t in model.named_parameters()]  # e.g. a wrapper's names
+    with pytest.raises(ValueError, match="module.model.embed_tokens.weight"):
+        ray_cluster.get(worker.update_weights.remote(*pack(prefixed), before + 1))
+    bad_shape = [(n, t[:-1] if n == "model.norm.weight" else t) for n, t in model.named_parameters()]
+    with pytest.raises(ValueError, match=r"model.norm.weight \(63,\)"):
+        ray_cluster.get(worker.update_weights.remote(*pack(bad_shape), before + 1))
+    assert ray_cluster.get(worker.version.remote()) == before
+    ray_cluster.get(worker.update_weights.remote(*pack(model.named_parameters()), before + 1))
+    groups = ray_cluster.get(worker.generate.remote(_prompts(model_dir), group_size=2, max_new_tokens=8))
+    assert _max_logprob_error(groups, model) < TOL
