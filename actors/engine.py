@@ -106,11 +106,15 @@ class RolloutEngine:
         seed: int = 0,
         enforce_eager: bool | None = None,
     ) -> None:
-        """Start the engine. ``gpu_memory_utilization`` is the share of GPU memory (on CPU: of the
-        NUMA node's RAM) the engine may fill with weights, activations and KV cache; the vLLM default
-        0.92 fails on CPU, and below ~0.08 even the tiny model does not fit on a 12 GiB node. ``enforce_eager`` None means True on
-        CPU and False (CUDA graphs) on GPU. Raises ``RuntimeError`` naming the model and the
-        settings when vLLM cannot start (e.g. the memory setting does not fit)."""
+        """Start the engine.
+
+        ``gpu_memory_utilization`` is the share of GPU memory (on CPU: of the NUMA node's RAM) the
+        engine may fill with weights, activations and KV cache; the vLLM default 0.92 fails on CPU,
+        and below ~0.08 even the tiny model does not fit on a 12 GiB node. ``enforce_eager`` None
+        means True on CPU and False (CUDA graphs) on GPU. Raises ``FileNotFoundError`` for a
+        missing model directory and ``RuntimeError`` naming the model and the settings when vLLM
+        cannot start (e.g. the memory setting does not fit).
+        """
         self.model_path = str(_check_model_dir(model_path))
         self._shapes = _checkpoint_shapes(Path(self.model_path))
         self._version = 0
