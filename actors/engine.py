@@ -190,28 +190,33 @@ class RolloutEngine:
         _check_sampling_args(prompts, group_size, temperature, top_p, max_new_tokens)
         from vllm import SamplingParams
 
+        greedy = temperature == 0  # evaluation: argmax decoding, no log-probs (the list stays empty)
+
         def params(i: int) -> SamplingParams:
             return SamplingParams(
-                n=group_size,
+                n=1 if greedy else group_size,  # vLLM allows greedy only with n=1
                 temperature=temperature,
                 top_p=top_p,
                 max_tokens=max_new_tokens,
                 stop=list(stop) if stop else None,
-                logprobs=0,
+                logprobs=None if greedy else 0,
                 seed=None if seed is None else seed * SEED_STRIDE + i * group_size,
             )
 
         inputs = [{"prompt": p} if isinstance(p, str) else {"prompt_token_ids": list(p)} for p in prompts]
         sampling = [params(i) for i in range(len(prompts))]
         outputs = self.llm.generate(inputs, sampling, use_tqdm=False)  # in request order
-        return [self._group(out) for out in outputs]
+        groups = [self._group(out) for out in outputs]
+        if greedy:  # every greedy sample of a prompt is the same completion
+            groups = [[dict(group[0]) for _ in range(group_size)] for group in groups]
+        return groups
 
     def _group(self, out) -> list[Completion]:
         prompt_ids = list(out.prompt_token_ids or [])
         group = []
         for c in sorted(out.outputs, key=lambda c: c.index):
             ids = list(c.token_ids)
-            logprobs = [float(step[tok].logprob) for step, tok in zip(c.logprobs or [], ids, strict=True)]
+            logprobs = [float(step[tok].logprob) for step, tok in zip(c.logprobs, ids, strict=True)] if c.logprobs else []
             group.append(
                 {
                     "token_ids": ids,
@@ -271,9 +276,9 @@ def _check_sampling_args(
             )
     if group_size < 1:
         raise ValueError(f"generate: group_size must be >= 1, got {group_size}")
-    if not temperature > 0:
+    if not temperature >= 0:
         raise ValueError(
-            f"generate: temperature must be > 0 (log-probs are of softmax(logits / T)), got {temperature}"
+            f"generate: temperature must be >= 0 (0 = greedy; log-probs are of softmax(logits / T)), got {temperature}"
         )
     if not 0 < top_p <= 1:
         raise ValueError(f"generate: top_p must be in (0, 1], got {top_p}")

@@ -43,7 +43,7 @@ class ModelConfig(Section):
     tiny_vocab_size: int = Field(
         1024, ge=300, description="BPE vocabulary of the built tiny tokenizer (tokens). Default 1024."
     )
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+    dtype: Literal["float32", "bfloat16"] = Field(
         "float32",
         description="Weights and compute dtype for learner and rollout. Default float32 (CPU has "
         "no bf16 engine, stack-notes.md); use bfloat16 on GPUs.",

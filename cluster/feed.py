@@ -46,14 +46,12 @@ def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
     """Training and validation samples: loaded, validated, AST-filtered, split."""
     d = cfg.data
     loaded = load_samples(d.train_path, d.format, skip_invalid=d.skip_invalid)
-    log(loaded.summary(d.train_path))
     train, report = ast_filter(loaded.samples, cfg.reward.output_format)
     log(f"AST filter on {d.train_path}: {report}")
     if d.val_path is None:
         train, val = split_samples(train, d.val_fraction, d.split_seed)
     else:
         loaded_val = load_samples(d.val_path, d.format, skip_invalid=d.skip_invalid)
-        log(loaded_val.summary(d.val_path))
         val, report = ast_filter(loaded_val.samples, cfg.reward.output_format)
         log(f"AST filter on {d.val_path}: {report}")
     if not train:

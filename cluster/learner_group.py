@@ -47,19 +47,6 @@ def learner_settings(cfg: RunConfig) -> dict[str, Any]:
     )
 
 
-def _mean_metrics(per_rank: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = per_rank[0].keys()
-    out = {}
-    for key in keys:
-        values = [m[key] for m in per_rank if isinstance(m.get(key), int | float)]
-        if values:
-            out[key] = sum(values) / len(values)
-    for key in ("tokens", "throughput/tokens_per_s"):
-        if key in out:
-            out[key] = out[key] * len(per_rank)
-    return out
-
-
 class LearnerGroup:
     """``num_learners`` Learner actors named ``learner-<rank>`` sharing one process group."""
 
@@ -106,10 +93,9 @@ class LearnerGroup:
         return shards
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """One EGPO update; every rank all-reduces its sums, so rank 0's metrics cover the batch."""
         shards = self._shard(batch)
-        return _mean_metrics(
-            ray.get([lr.train_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])
-        )
+        return ray.get([lr.train_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])[0]
 
     def sft_step(self, batch: dict[str, Any]) -> dict[str, Any]:
         world = self.world_size
@@ -118,9 +104,7 @@ class LearnerGroup:
             {k: (v[r * n : (r + 1) * n] if isinstance(v, list) else v) for k, v in batch.items()}
             for r in range(world)
         ]
-        return _mean_metrics(
-            ray.get([lr.sft_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])
-        )
+        return ray.get([lr.sft_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])[0]
 
     def export_weights(self) -> tuple[list, list]:
         """Rank 0's flat buffers and index (every rank takes part: ZeRO-3 gathers shards)."""

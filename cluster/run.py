@@ -87,7 +87,9 @@ def resume_config(run_dir: str, overrides: list[str] | None = None) -> RunConfig
 # ----------------------------------------------------------------------------- the loop
 
 
-def rl_step(step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool, learners) -> dict[str, Any]:
+def rl_step(
+    step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool, learners, weight_sync
+) -> dict[str, Any]:
     """One EGPO step; returns its metrics."""
     from cluster.rollout_pool import Sampling
 
@@ -122,8 +124,7 @@ def rl_step(step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool, l
     timings["time/train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    buffers, index = learners.export_weights()
-    rollout.update_weights(buffers, index, version=step)
+    weight_sync.push(version=step)
     timings["time/weight_sync"] = time.perf_counter() - t
 
     lengths = [len(c["token_ids"]) for c in completions]
@@ -157,6 +158,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     from cluster.ray_setup import actor_env, connect
     from cluster.rollout_pool import RolloutPool
     from cluster.warm_start import warm_start
+    from cluster.weight_sync import WeightSync
     from reward import RewardPool
 
     started = time.time()
@@ -186,6 +188,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     reward_pool = RewardPool(
         cfg.reward.num_actors, cfg.reward.cpus_per_actor, cfg.reward.output_format, name_prefix="reward"
     )
+    weight_sync = WeightSync(learners, rollout, cfg.learner.backend)
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard)
     feed = PromptFeed(train_prompts, cfg.train.prompts_per_step, cfg.data.shuffle_seed)
 
@@ -207,8 +210,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         state = json.loads((latest / STATE_FILE).read_text())
         start_step = state["step"]
         learners.load_checkpoint(str(latest))
-        buffers, index = learners.export_weights()
-        rollout.update_weights(buffers, index, version=start_step)
+        weight_sync.push(version=start_step)
         metrics_log.truncate_after(start_step)
         log(f"Resumed {run.path} from {latest.name} (step {start_step})")
     elif resume:
@@ -224,7 +226,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     total = cfg.train.steps
     last_eval = before
     for step in range(start_step + 1, total + 1):
-        metrics = rl_step(step, cfg, feed, rollout, reward_pool, learners)
+        metrics = rl_step(step, cfg, feed, rollout, reward_pool, learners, weight_sync)
         if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step != total:
             last_eval = run_eval(step)
             metrics.update(last_eval)

@@ -226,7 +226,25 @@ def test_bad_sampling_arguments_are_rejected(ray_cluster, worker_and_dir):
     with pytest.raises(ValueError, match="group_size"):
         ray_cluster.get(worker.generate.remote([[1, 2]], group_size=0))
     with pytest.raises(ValueError, match="temperature"):
-        ray_cluster.get(worker.generate.remote([[1, 2]], group_size=2, temperature=0.0))
+        ray_cluster.get(worker.generate.remote([[1, 2]], group_size=2, temperature=-1.0))
+
+
+def test_temperature_zero_is_greedy_decoding(ray_cluster, worker_and_dir):
+    """Evaluation decodes greedily: the argmax token at every step, as transformers' greedy search."""
+    worker, model_dir = worker_and_dir
+    prompts = _prompts(model_dir)
+    model = _hf_model(model_dir)
+    buffers, index = pack(model.state_dict().items())  # other tests may have changed the weights
+    ray_cluster.get(worker.update_weights.remote(buffers, index, 100))
+    groups = ray_cluster.get(worker.generate.remote(prompts, group_size=2, temperature=0.0, max_new_tokens=12))
+    for group in groups:
+        assert group[0]["token_ids"] == group[1]["token_ids"] and group[0]["logprobs"] == []
+        ids = list(group[0]["prompt_token_ids"])
+        for token in group[0]["token_ids"]:
+            with torch.no_grad():
+                expected = int(model(torch.tensor([ids])).logits[0, -1].argmax())
+            assert token == expected
+            ids.append(token)
 
 
 def test_missing_model_directory_fails_with_a_clear_error(ray_cluster, tmp_path):

@@ -21,7 +21,7 @@ from typing import Any
 
 from cluster.data.sample import Sample
 from cluster.synthetic.families import FAMILY_OF, FUNCTIONS, Function, slots
-from cluster.synthetic.pools import POOLS, split_pool
+from cluster.synthetic.pools import POOLS
 from reward import gold_to_calls, render_calls
 
 CATEGORY_WEIGHTS: dict[str, float] = {
@@ -59,9 +59,14 @@ class TaskWriter:
         param = function.param(param_name)
         if param.type == "boolean":
             return True
-        choices = list(param.enum) if param.enum else split_pool(POOLS[param.pool], self.split)
-        choices = [c for c in choices if c not in avoid] or choices
-        return self.rng.choice(choices)
+        for _ in range(20):
+            if param.enum:
+                value = self.rng.choice(param.enum)
+            else:
+                value = POOLS[param.pool].draw(self.rng, self.split)
+            if value not in avoid:
+                break
+        return value
 
     def fill(self, function: Function, template: str) -> tuple[str, dict[str, Any]]:
         """The request text and the stated arguments (distinct values for same-pool slots)."""

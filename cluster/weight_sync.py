@@ -1,0 +1,54 @@
+"""Weight broadcast: learner rank 0 -> every rollout worker, over a dedicated torch.distributed group.
+
+The group (``common.weight_group``: its own TCPStore, gloo on CPU, NCCL on GPUs) has the learner
+as rank 0 and the rollout workers as ranks 1..N. Each step the learner broadcasts a few flat
+buffers (``common.flat_weights``) and every worker loads them in place: one collective per
+buffer, never one call per tensor. When the pool changes, the group is rebuilt and the newcomers
+get the current weights before they take work.
+"""
+
+from __future__ import annotations
+
+import ray
+
+from common.weight_group import find_free_port
+
+
+def _node_ip(actor) -> str:
+    return ray.get(actor.__ray_call__.remote(lambda _self: ray.util.get_node_ip_address()))
+
+
+class WeightSync:
+    """Owns the weight-sync group of one learner group and one rollout pool."""
+
+    def __init__(self, learners, rollout, backend: str = "gloo"):
+        self.learners = learners
+        self.rollout = rollout
+        self.backend = backend
+        self.sender = learners.learners[0]
+        self.index = ray.get(self.sender.weight_index.remote())  # fixed for the run
+        self.members: list = []
+        self.connect()
+
+    def connect(self) -> None:
+        """(Re)build the group for the rollout workers the pool has now."""
+        workers = list(self.rollout.workers)
+        world = 1 + len(workers)
+        address = _node_ip(self.sender)
+        port = find_free_port(address)
+        refs = [self.sender.init_weight_group.remote(address, port, world, self.backend)]
+        refs += [
+            w.init_weight_group.remote(address, port, rank, world, self.backend)
+            for rank, w in enumerate(workers, start=1)
+        ]
+        ray.get(refs)
+        self.members = workers
+
+    def push(self, version: int) -> None:
+        """Broadcast the learner's current weights to every worker, recorded as ``version``."""
+        if self.members != list(self.rollout.workers):
+            self.connect()
+        refs = [learner.broadcast_weights.remote() for learner in self.learners.learners]
+        refs += [w.receive_weights.remote(self.index, version) for w in self.members]
+        ray.get(refs)
+        self.rollout.version = version
