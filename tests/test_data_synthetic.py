@@ -9,7 +9,13 @@ import pytest
 
 from cluster.data import ast_filter, load_samples
 from cluster.synthetic.families import FAMILIES, FUNCTIONS, slots
-from cluster.synthetic.generate import CATEGORY_WEIGHTS, category_counts, generate_split, main
+from cluster.synthetic.generate import (
+    CATEGORY_WEIGHTS,
+    MAX_REFERENCE_CHARS,
+    category_counts,
+    generate_split,
+    main,
+)
 from reward import score
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -66,6 +72,9 @@ def test_shipped_files_have_every_category_and_the_intended_sizes(shipped):
         assert all(
             bool(s.ground_truth) == (s.category not in ("irrelevance", "missing_param")) for s in samples
         )
+        assert (
+            max(len(s.reference) for s in samples) <= MAX_REFERENCE_CHARS
+        )  # fits the tiny preset's 96 tokens
 
 
 def test_every_shipped_gold_passes_the_filter_and_every_reference_scores_one(shipped):

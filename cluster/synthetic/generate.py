@@ -38,6 +38,9 @@ CONNECTORS = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}", "{a} Plus: {b}", "
 LOWERCASE_SECOND = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}")
 NO_CALL_IRRELEVANT = "None of the given functions can do that."
 DEFAULT_SIZES = {"train": 3000, "val": 300}
+# Longer references are redrawn: 220 characters stay under ~90 tokens of the tiny tokenizer, inside
+# the tiny preset's rollout.max_new_tokens=96 (a completion cut short scores 0).
+MAX_REFERENCE_CHARS = 220
 
 
 def held_out(options: tuple[Any, ...] | list[Any], split: str) -> list[Any]:
@@ -208,7 +211,7 @@ def generate_split(split: str, count: int, seed: int) -> list[Sample]:
         category = rng.choices(categories, weights)[0]
         record = writer.task(category)
         key = json.dumps([record["messages"], record["tools"]], sort_keys=True)
-        if key in seen:
+        if key in seen or len(record["reference"]) > MAX_REFERENCE_CHARS:
             continue
         seen.add(key)
         samples.append(Sample(id=f"{split}-{len(samples):05d}", category=category, **record))
