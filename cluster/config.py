@@ -125,6 +125,39 @@ class RolloutConfig(Section):
         True, description="Share a prompt's prefill across its G samples. Default True."
     )
     seed: int = Field(0, description="Base sampling seed (per step and prompt derived from it). Default 0.")
+    min_workers: int = Field(
+        1, ge=1, description="Fewest rollout workers 'launch.py scale' or autoscaling may leave. Default 1."
+    )
+    max_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Most rollout workers 'launch.py scale' or autoscaling may ask for; None = no cap "
+        "(what the cluster can place). Default None.",
+    )
+    autoscale: bool = Field(
+        False,
+        description="At each step, grow the pool to what the Ray cluster can place (nodes joining), "
+        "between min_workers and max_workers. Default False (the size changes only by 'launch.py scale').",
+    )
+    max_restarts: int = Field(
+        3,
+        ge=0,
+        description="Dead rollout workers the pool replaces over the run before it stops with an error "
+        "(their prompts are always re-dispatched). Default 3, as the reward pool.",
+    )
+    placement_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a new rollout worker may wait for the cluster to place it (seconds); "
+        "past that the pool says so and keeps running with the workers it has. Default 30.",
+    )
+    chunk_prompts: int | None = Field(
+        None,
+        ge=1,
+        description="Prompts per work chunk handed to one worker; None = the step's prompts split "
+        "evenly over the workers (one chunk each: biggest vLLM batches). Smaller chunks re-balance "
+        "finer when workers join, leave or die. Default None.",
+    )
 
 
 class RewardConfig(Section):
