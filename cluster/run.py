@@ -18,14 +18,16 @@ from typing import Any
 
 from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
 from cluster.feed import Prompt, PromptFeed, load_splits, render_all
-from cluster.metrics import MetricsLog, console_line
+from cluster.metrics import MetricsLog
+from cluster.progress import StepProgress, phase, say
+from cluster.telemetry import Telemetry
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "driver_state.json"
 
 
 def log(message: str) -> None:
-    print(message, flush=True)
+    say(message)
 
 
 # ----------------------------------------------------------------------------- run directory
@@ -97,6 +99,7 @@ def rl_step(
     t0 = time.perf_counter()
 
     prompts: list[Prompt] = feed.batch(step)
+    sampled_version = rollout.version
     groups = rollout.generate(
         [p.ids for p in prompts], Sampling.from_config(cfg.rollout, cfg.rollout.seed + step)
     )
@@ -121,6 +124,7 @@ def rl_step(
     }
     t = time.perf_counter()
     metrics = learners.train_step(batch)
+    metrics["throughput/learner_tokens_per_s"] = metrics.pop("throughput/tokens_per_s", 0.0)
     timings["time/train"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -139,6 +143,7 @@ def rl_step(
             "throughput/tokens_per_s": tokens / timings["time/step"],
             "pool/rollout_workers": rollout.size,
             "policy_version": step,
+            "policy/staleness": (step - 1) - sampled_version,
             "data/batch_digest": batch_digest(prompts),
         }
     )
@@ -190,17 +195,20 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     )
     weight_sync = WeightSync(learners, rollout, cfg.learner.backend)
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard)
+    telemetry = Telemetry(run.path.name)
     feed = PromptFeed(train_prompts, cfg.train.prompts_per_step, cfg.data.shuffle_seed)
 
     def run_eval(step: int) -> dict[str, Any]:
         t = time.perf_counter()
-        result = evaluate(
-            val_prompts,
-            rollout,
-            reward_pool,
-            cfg.rollout.max_new_tokens,
-            run.path / "eval" / f"step-{step:06d}.jsonl",
-        )
+        with phase(f"evaluation (step {step})", total=len(val_prompts), unit="prompt") as bar:
+            result = evaluate(
+                val_prompts,
+                rollout,
+                reward_pool,
+                cfg.rollout.max_new_tokens,
+                run.path / "eval" / f"step-{step:06d}.jsonl",
+            )
+            bar.advance(len(val_prompts), f"accuracy {result['eval/accuracy']:.3f}")
         result["time/eval"] = time.perf_counter() - t
         return result
 
@@ -221,10 +229,12 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     if before is None:
         before = run_eval(0)
         metrics_log.log(0, before)
+        telemetry.record(0, before)
         log(f"Validation accuracy before RL: {before['eval/accuracy']:.3f} ({before['eval/count']} prompts)")
 
     total = cfg.train.steps
     last_eval = before
+    progress = StepProgress(total, start_step, cfg.logging.verbose)
     for step in range(start_step + 1, total + 1):
         metrics = rl_step(step, cfg, feed, rollout, reward_pool, learners, weight_sync)
         if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step != total:
@@ -234,12 +244,14 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
             last_eval = run_eval(step)
             metrics.update(last_eval)
         metrics_log.log(step, metrics)
-        log(console_line(step, total, metrics))
+        telemetry.record(step, metrics)
+        progress.step_done(step, metrics)
         if step == total or (cfg.train.checkpoint_every and step % cfg.train.checkpoint_every == 0):
             path = run.save_checkpoint(learners, step, {"step": step, "eval_before": before})
             if cfg.logging.verbose:
                 log(f"Checkpoint: {path}")
 
+    progress.close()
     report = {
         "run": str(run.path),
         "steps": total,
@@ -257,9 +269,22 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         f"Final model (Hugging Face format): {report['final_model']}\nMetrics: {run.path / 'metrics.jsonl'}"
     )
     metrics_log.close()
+    _plot(run.path)
     for pool in (rollout, learners, reward_pool):
         pool.shutdown()
     return 0
+
+
+def _plot(run_path: Path) -> None:
+    """End-of-run PNG plots in runs/<name>/plots/ (a plotting failure never fails the run)."""
+    from cluster.plots import plot_run
+
+    try:
+        paths = plot_run(run_path)
+    except Exception as exc:  # noqa: BLE001 - plots are a convenience; the run itself is done
+        log(f"Plots: not written ({type(exc).__name__}: {exc})")
+        return
+    log(f"Plots: {paths[-1].parent}")
 
 
 def batch_digest(prompts: list[Prompt]) -> str:
