@@ -1,0 +1,202 @@
+"""Console output of a run: progress bars with ETA and one concise line per step.
+
+On a terminal the training steps and the long phases (warm start, evaluation) show a tqdm bar
+with elapsed time and ETA; messages print above the bars. Off a terminal (``ray job logs``, CI)
+bars are off and each step's line carries its own ETA, so logs stay one line per step.
+``logging.verbose=true`` adds a detail line per step (time breakdown, advantages, learner).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from cluster.metrics import console_line
+
+# Verbose detail line: (label, [(metrics key, format)]).
+_DETAILS = [
+    (
+        "time",
+        [
+            ("time/generate", "generate {:.2f}s"),
+            ("time/score", "score {:.2f}s"),
+            ("time/train", "train {:.2f}s"),
+            ("time/weight_sync", "sync {:.2f}s"),
+            ("time/eval", "eval {:.2f}s"),
+            ("time/overhead", "other {:.2f}s"),
+        ],
+    ),
+    (
+        "learner",
+        [
+            ("loss", "loss {:.4f}"),
+            ("pg_loss", "pg {:.4f}"),
+            ("grad_norm", "grad_norm {:.3f}"),
+            ("clip_frac", "clip {:.3f}"),
+            ("lr", "lr {:.2e}"),
+        ],
+    ),
+    (
+        "adv",
+        [
+            ("adv/std", "std {:.3f}"),
+            ("adv/bonus_mean", "bonus {:.4f}"),
+            ("entropy/token", "H_tok {:.3f}"),
+        ],
+    ),
+    (
+        "rollout",
+        [
+            ("response_length/mean", "len {:.1f}"),
+            ("frac_truncated", "truncated {:.2f}"),
+            ("throughput/tokens_per_s", "{:.0f} tok/s"),
+            ("pool/rollout_workers", "workers {:d}"),
+            ("policy_version", "version {:d}"),
+        ],
+    ),
+]
+
+
+def say(message: str, file: TextIO | None = None) -> None:
+    """Print a message above any active progress bar (a plain print when there is none)."""
+    tqdm.write(message, file=file or sys.stdout)
+    (file or sys.stdout).flush()
+
+
+def format_duration(seconds: float) -> str:
+    """``75`` -> ``1m15s``; ``3725`` -> ``1h02m``; ``9.4`` -> ``9s``."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def detail_line(metrics: dict[str, Any]) -> str:
+    """The verbose second line of a step: time breakdown, learner, advantages, rollout."""
+    groups = []
+    for label, fields in _DETAILS:
+        parts = []
+        for key, fmt in fields:
+            value = metrics.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            parts.append(fmt.format(int(value) if "{:d}" in fmt else value))
+        if parts:
+            groups.append(f"{label}: " + " ".join(parts))
+    return "    " + " | ".join(groups)
+
+
+def _use_bars(file: TextIO, bars: bool | None) -> bool:
+    if bars is not None:
+        return bars
+    return bool(getattr(file, "isatty", lambda: False)())
+
+
+class StepProgress:
+    """The training-steps bar: ``step_done(step, metrics)`` prints the step's line (with ETA)
+    and advances the bar. Steps already done (a resumed run) count as the bar's start."""
+
+    def __init__(
+        self,
+        total: int,
+        start: int = 0,
+        verbose: bool = False,
+        file: TextIO | None = None,
+        bars: bool | None = None,
+    ):
+        self.total, self.start, self.verbose = total, start, verbose
+        self.file = file or sys.stdout
+        self._started = time.perf_counter()
+        self._bar = None
+        if _use_bars(sys.stderr, bars):
+            self._bar = tqdm(
+                total=total, initial=start, desc="EGPO", unit="step", dynamic_ncols=True, leave=False
+            )
+
+    def eta(self, step: int) -> float | None:
+        """Seconds left, from the mean wall time of the steps this process ran (None before any)."""
+        done = step - self.start
+        if done <= 0:
+            return None
+        return (time.perf_counter() - self._started) / done * (self.total - step)
+
+    def line(self, step: int, metrics: dict[str, Any]) -> str:
+        """The concise step line: :func:`cluster.metrics.console_line` plus the ETA."""
+        text = console_line(step, self.total, metrics)
+        eta = self.eta(step)
+        if eta is not None and step < self.total:
+            text += f" | eta {format_duration(eta)}"
+        return text
+
+    def step_done(self, step: int, metrics: dict[str, Any]) -> str:
+        text = self.line(step, metrics)
+        say(text, self.file)
+        if self.verbose:
+            say(detail_line(metrics), self.file)
+        if self._bar is not None:
+            self._bar.update(step - self._bar.n)
+            reward = metrics.get("reward/mean")
+            if isinstance(reward, int | float):
+                self._bar.set_postfix_str(f"reward {reward:.3f}", refresh=True)
+        return text
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Phase:
+    """A long phase (warm start, evaluation) in progress; see :func:`phase`."""
+
+    def __init__(self, bar: tqdm | None):
+        self._bar = bar
+        self.done = 0
+        self.info = ""
+
+    def advance(self, n: int = 1, info: str = "") -> None:
+        """Count ``n`` units done; ``info`` (e.g. ``loss 0.412``) shows beside the bar."""
+        self.done += n
+        if info:
+            self.info = info
+        if self._bar is not None:
+            self._bar.update(n)
+            if info:
+                self._bar.set_postfix_str(info, refresh=False)
+
+
+@contextmanager
+def phase(
+    name: str,
+    total: int | None = None,
+    unit: str = "step",
+    file: TextIO | None = None,
+    bars: bool | None = None,
+) -> Iterator[Phase]:
+    """A bar with ETA while the phase runs, and one summary line when it ends::
+
+    with phase("warm start", total=200) as p:
+        for ...: p.advance(info=f"loss {loss:.3f}")
+    # -> "warm start: 200/200 steps in 34s (loss 0.412)"
+    """
+    out = file or sys.stdout
+    bar = None
+    if _use_bars(sys.stderr, bars):
+        bar = tqdm(total=total, desc=name, unit=unit, dynamic_ncols=True, leave=False)
+    started = time.perf_counter()
+    progress = Phase(bar)
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
+    count = f"{progress.done}/{total} {unit}s" if total else f"{progress.done} {unit}s"
+    info = f" ({progress.info})" if progress.info else ""
+    say(f"{name}: {count} in {format_duration(time.perf_counter() - started)}{info}", out)
