@@ -41,9 +41,34 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
         description="Generate with the rollout actors and score with the strict checker; writes "
         "per-category accuracy and every output to runs/<name>/eval/.",
     )
-    p.add_argument("--model", help="local Hugging Face model directory or checkpoint")
+    p.add_argument(
+        "--model",
+        help="local Hugging Face model directory, checkpoint or run directory (its newest checkpoint), "
+        "'tiny' or 'smollm2-135m-instruct' (default: the preset's model.path)",
+    )
     p.add_argument("--bfcl", help="comma-separated BFCL categories, or all-single-turn")
-    p.add_argument("--limit", type=int, help="questions per category")
+    p.add_argument("--data", choices=["val"], help="evaluate on the run config's validation split instead")
+    p.add_argument("--limit", type=int, help="questions per category (the first N, in file order)")
+    p.add_argument("--name", help="output folder runs/<name>/eval/ (default: eval-<model>-<time>)")
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy)")
+    p.add_argument("--max-new-tokens", type=int, help="completion cap (default: rollout.max_new_tokens)")
+    p.add_argument(
+        "--format",
+        choices=["python", "native"],
+        default="python",
+        help="python: the paper's think template (default); native: the model's own chat/tool format",
+    )
+    p.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="also score every output with bfcl-eval's own decoder and ast_checker; report agreement",
+    )
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="compare two earlier evaluations (runs/<a>/eval runs/<b>/eval) side by side",
+    )
     p.add_argument("--config", default="tiny", help="preset for rollout settings (default: tiny)")
     p.add_argument("overrides", nargs="*", metavar="section.field=value", help="config overrides")
 
