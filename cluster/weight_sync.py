@@ -28,6 +28,7 @@ class WeightSync:
         self.sender = learners.learners[0]
         self.index = ray.get(self.sender.weight_index.remote())  # fixed for the run
         self.members: list = []
+        rollout.weight_source = self.current_weights  # newcomers load these before they take work
         self.connect()
 
     def connect(self) -> None:
@@ -44,8 +45,17 @@ class WeightSync:
         ray.get(refs)
         self.members = workers
 
+    def current_weights(self) -> tuple:
+        """Object refs of the learner's current flat buffers and index, for a rollout worker that
+        joins between pushes (it loads them through the object store, then joins the group at the
+        next push). Every learner rank exports (ZeRO-3 gathers); rank 0's result is used."""
+        refs = [learner.export_weights.options(num_returns=2).remote() for learner in self.learners.learners]
+        return refs[0]
+
     def push(self, version: int) -> None:
-        """Broadcast the learner's current weights to every worker, recorded as ``version``."""
+        """Broadcast the learner's current weights to every worker, recorded as ``version``.
+        Dead workers are found (and replaced) first; the group is rebuilt when the pool changed."""
+        self.rollout.prune_dead()
         if self.members != list(self.rollout.workers):
             self.connect()
         refs = [learner.broadcast_weights.remote() for learner in self.learners.learners]
