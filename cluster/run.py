@@ -142,6 +142,7 @@ def rl_step(
             "frac_truncated": sum(c["finish_reason"] == "length" for c in completions) / len(completions),
             "throughput/tokens_per_s": tokens / timings["time/step"],
             "pool/rollout_workers": rollout.size,
+            **rollout.metrics(),
             "policy_version": step,
             "policy/staleness": (step - 1) - sampled_version,
             "data/batch_digest": batch_digest(prompts),
@@ -189,7 +190,11 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
 
     policy_dir = warm_start(cfg, Path(model_dir), train_prompts, tokenizer, log)
     learners = LearnerGroup(str(policy_dir), cfg)
-    rollout = RolloutPool(str(policy_dir), cfg.model, cfg.rollout)
+    rollout = RolloutPool(str(policy_dir), cfg.model, cfg.rollout, run_name=run.path.name, log=log)
+    log(
+        f"Rollout workers: {rollout.size} (change while it runs: python launch.py scale --workers N "
+        f"--run {run.path.name} --address {_ray_address()})"
+    )
     reward_pool = RewardPool(
         cfg.reward.num_actors, cfg.reward.cpus_per_actor, cfg.reward.output_format, name_prefix="reward"
     )
@@ -285,6 +290,12 @@ def _plot(run_path: Path) -> None:
         log(f"Plots: not written ({type(exc).__name__}: {exc})")
         return
     log(f"Plots: {paths[-1].parent}")
+
+
+def _ray_address() -> str:
+    import ray
+
+    return ray.get_runtime_context().gcs_address
 
 
 def batch_digest(prompts: list[Prompt]) -> str:
