@@ -154,6 +154,15 @@ def test_bfcl_question_without_answer_names_the_line(tmp_path):
         load_samples(questions, "bfcl")
 
 
+def test_bfcl_bad_answer_line_is_reported_with_its_question_under_skip_invalid(tmp_path):
+    questions = write_lines(tmp_path / "q.json", [BFCL_SIMPLE, BFCL_IRRELEVANCE])
+    answers = write_lines(tmp_path / "a.json", ['{"id": "simple_python_0", "ground_truth": [{'])
+    result = load_samples(questions, "bfcl", answers_path=answers, skip_invalid=True)
+    assert [s.id for s in result.samples] == ["irrelevance_7"]
+    assert result.skipped[0].startswith(f"{answers}:1: malformed JSON line")
+    assert result.skipped[1].startswith(f"{questions}:1: no possible answer for 'simple_python_0'")
+
+
 def test_bfcl_multi_turn_questions_are_rejected(tmp_path):
     record = {
         **BFCL_IRRELEVANCE,

@@ -62,11 +62,11 @@ def load_samples(
     if fmt == "bfcl":
         if answers_path is None and (path.parent / "possible_answer" / path.name).is_file():
             answers_path = path.parent / "possible_answer" / path.name
-        answers = _read_bfcl_answers(answers_path, skip_invalid)
+        answers, answer_problems = _read_bfcl_answers(answers_path, skip_invalid)
         convert: Callable[[Any, str], list[dict[str, Any]]] = functools.partial(from_bfcl, answers=answers)
     else:
         convert = {"egpo": from_egpo, "xlam": from_xlam, "chat": from_chat}[fmt]
-    result = LoadResult(samples=[])
+    result = LoadResult(samples=[], skipped=list(answer_problems) if fmt == "bfcl" else [])
     first_seen: dict[str, str] = {}
     for where, record in read_records(path):
         result.records += 1
@@ -135,10 +135,14 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def _read_bfcl_answers(answers_path: str | Path | None, skip_invalid: bool) -> dict[str, tuple[str, Any]]:
-    if answers_path is None:
-        return {}
+def _read_bfcl_answers(
+    answers_path: str | Path | None, skip_invalid: bool
+) -> tuple[dict[str, tuple[str, Any]], list[str]]:
+    """Possible answers by id (with their ``file:line``), and the bad answer lines skipped."""
     answers: dict[str, tuple[str, Any]] = {}
+    problems: list[str] = []
+    if answers_path is None:
+        return answers, problems
     for where, record in read_records(Path(answers_path)):
         try:
             if isinstance(record, DataError):
@@ -146,9 +150,10 @@ def _read_bfcl_answers(answers_path: str | Path | None, skip_invalid: bool) -> d
             record = require_object(record, where)
             if not isinstance(record.get("id"), str) or "ground_truth" not in record:
                 raise MalformedRecordError(where, "a possible answer needs 'id' and 'ground_truth'")
-        except DataError:
+        except DataError as exc:
             if not skip_invalid:
                 raise
-            continue  # the question that needs it is then reported as lacking an answer
+            problems.append(str(exc))  # and the question that needs it is reported too
+            continue
         answers[record["id"]] = (where, record["ground_truth"])
-    return answers
+    return answers, problems
