@@ -143,6 +143,8 @@ def rl_step(
             "throughput/tokens_per_s": tokens / timings["time/step"],
             "pool/rollout_workers": rollout.size,
             **rollout.metrics(),
+            "pool/reward_actors": reward_pool.size,
+            "pool/learners": learners.world_size,
             "policy_version": step,
             "policy/staleness": (step - 1) - sampled_version,
             "data/batch_digest": batch_digest(prompts),

@@ -18,6 +18,7 @@ import torch
 from cluster.config import REPO_ROOT, RunConfig
 from cluster.data import reference_completion
 from cluster.feed import Prompt
+from cluster.progress import phase
 from reward.prompt import SYSTEM_PROMPT_VERSION
 
 CACHE_DIR = REPO_ROOT / ".cache" / "warmstart"
@@ -78,21 +79,21 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
     )
     started = time.time()
     try:
-        for step in range(1, steps + 1):
-            while len(order) < batch_size:
-                order += torch.randperm(len(prompts), generator=generator).tolist()
-            chosen, order = order[:batch_size], order[batch_size:]
-            metrics = learners.sft_step(
-                {
-                    "prompt_ids": [prompts[i].ids for i in chosen],
-                    "completion_ids": [completions[i] for i in chosen],
-                }
-            )
-            if step == 1 or step % max(1, steps // 10) == 0 or step == steps:
-                log(
-                    f"  warm start {step}/{steps}: loss {metrics.get('loss', float('nan')):.3f} "
-                    f"({time.time() - started:.0f}s)"
+        with phase("warm start (SFT)", total=steps) as bar:
+            for step in range(1, steps + 1):
+                while len(order) < batch_size:
+                    order += torch.randperm(len(prompts), generator=generator).tolist()
+                chosen, order = order[:batch_size], order[batch_size:]
+                metrics = learners.sft_step(
+                    {
+                        "prompt_ids": [prompts[i].ids for i in chosen],
+                        "completion_ids": [completions[i] for i in chosen],
+                    }
                 )
+                loss = metrics.get("loss", float("nan"))
+                bar.advance(info=f"loss {loss:.3f}")
+                if cfg.logging.verbose and (step == 1 or step % max(1, steps // 10) == 0 or step == steps):
+                    log(f"  warm start {step}/{steps}: loss {loss:.3f} ({time.time() - started:.0f}s)")
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         learners.save_checkpoint(str(tmp))
