@@ -38,12 +38,25 @@ GAUGES: dict[str, tuple[str, str]] = {
     ),
     "frac_truncated": ("egpo_truncated_fraction", "Fraction of completions cut at max_new_tokens."),
     "response_length/mean": ("egpo_response_length_mean", "Mean completion length in tokens."),
-    "throughput/tokens_per_s": ("egpo_tokens_per_second", "Prompt + completion tokens per second."),
+    "throughput/tokens_per_s": (
+        "egpo_tokens_per_second",
+        "Prompt + completion tokens per second of step wall time.",
+    ),
+    "throughput/learner_tokens_per_s": (
+        "egpo_learner_tokens_per_second",
+        "Prompt + completion tokens per second of learner time.",
+    ),
     "logprob_diff/sampler_vs_learner": (
         "egpo_sampler_learner_logprob_gap",
         "Mean absolute gap between the sampler's and the learner's token log-probs.",
     ),
     "pool/rollout_workers": ("egpo_rollout_workers", "Rollout workers in the pool."),
+    "pool/target_workers": ("egpo_rollout_target_workers", "Rollout workers the pool is asked to hold."),
+    "pool/worker_restarts": ("egpo_rollout_worker_restarts", "Rollout workers replaced so far."),
+    "pool/redispatched_chunks": (
+        "egpo_rollout_redispatched_chunks",
+        "Generation chunks of the step sent again after a worker left.",
+    ),
     "pool/reward_actors": ("egpo_reward_actors", "Reward actors in the pool."),
     "pool/learners": ("egpo_learners", "Learner actors in the group."),
     "queue/depth": ("egpo_queue_depth", "Rollout requests waiting for a worker."),
