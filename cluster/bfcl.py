@@ -98,19 +98,50 @@ def parse_categories(text: str) -> list[str]:
 
 
 def load_category(category: str, limit: int | None = None) -> list[Sample]:
-    """The first ``limit`` (all when None) questions of ``category`` as samples with their gold."""
+    """The first ``limit`` (all when None) questions of ``category`` as samples with their gold.
+
+    Questions go through the project's BFCL loader. A few BFCL golds name a parameter that their
+    function's schema lacks, which the loader rejects for training data; BFCL still scores those
+    questions, so they are kept here as they are (and reported).
+    """
     data = data_dir()
     questions = data / f"BFCL_v4_{category}.json"
     answers = data / "possible_answer" / questions.name
-    if answers.is_file() or "irrelevance" in category:
-        loaded = load_samples(questions, "bfcl", answers_path=answers if answers.is_file() else None)
-    else:  # live_relevance ships no answers: any call is right, so the gold is "no particular call"
-        with tempfile.TemporaryDirectory(prefix="bfcl-answers-") as tmp:
-            empty = Path(tmp) / questions.name
-            ids = [json.loads(line)["id"] for line in questions.read_text().splitlines() if line.strip()]
-            empty.write_text("".join(json.dumps({"id": i, "ground_truth": []}) + "\n" for i in ids))
-            loaded = load_samples(questions, "bfcl", answers_path=empty)
-    return loaded.samples[:limit] if limit is not None else loaded.samples
+    raw = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raw = raw[:limit] if limit is not None else raw
+    with tempfile.TemporaryDirectory(prefix="bfcl-") as tmp:
+        # The first `limit` questions only, and an empty gold for live_relevance (it ships none).
+        subset = Path(tmp) / questions.name
+        subset.write_text("".join(json.dumps(q) + "\n" for q in raw), encoding="utf-8")
+        gold = _answers(answers) if answers.is_file() else {q["id"]: [] for q in raw}
+        answers_file = Path(tmp) / "answers.json"
+        answers_file.write_text(
+            "".join(json.dumps({"id": i, "ground_truth": g}) + "\n" for i, g in gold.items())
+        )
+        loaded = load_samples(subset, "bfcl", answers_path=answers_file, skip_invalid=True)
+    by_id = {sample.id: sample for sample in loaded.samples}
+    kept = [q["id"] for q in raw if q["id"] not in by_id]
+    for question in raw:
+        if question["id"] not in by_id:
+            by_id[question["id"]] = Sample(
+                id=question["id"],
+                messages=question["question"][0],
+                tools=question["function"],
+                ground_truth=gold.get(question["id"], []),
+                category=category,
+            )
+    if kept:
+        print(
+            f"{category}: {len(kept)} question(s) whose gold the loader rejects are kept as BFCL scores "
+            f"them: {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''}",
+            file=sys.stderr,
+        )
+    return [by_id[q["id"]] for q in raw]
+
+
+def _answers(path: Path) -> dict[str, list]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {a["id"]: a["ground_truth"] for a in map(json.loads, filter(str.strip, lines))}
 
 
 # ----------------------------------------------------------------------------- aggregates

@@ -117,7 +117,7 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
             return compare_command(config, args)
         request = EvalRequest.from_args(config, args)
         model_dir = eval_model_dir(config, log=_log)
-    except (EvalError, BfclError, ConfigError, ModelNotFound, FileNotFoundError) as exc:
+    except (EvalError, BfclError, ConfigError, ModelNotFound, ValueError, OSError) as exc:
         print(f"launch.py eval: {exc}", file=sys.stderr)
         return 2
     summary = run_eval(config, request, model_dir)
@@ -125,8 +125,11 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
     cross = summary.get("cross_check")
     if cross:
         print(cross_check_line(cross))
+    times = ", ".join(f"{k} {v:.1f} s" for k, v in summary["time_s"].items())
+    tokens = summary.get("generated_tokens")
+    print(f"\nTime: {times}" + (f"; {tokens} tokens generated" if tokens is not None else ""))
     print(
-        f"\nOutputs, verdicts and reasons: {request.out_dir / OUTPUTS_FILE}\nChart: {request.out_dir / CHART_FILE}"
+        f"Outputs, verdicts and reasons: {request.out_dir / OUTPUTS_FILE}\nChart: {request.out_dir / CHART_FILE}"
     )
     return 0
 
