@@ -14,6 +14,7 @@ with the run's driver.
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 import time
 from typing import Any
@@ -126,10 +127,22 @@ def find_control(run_name: str | None):
     return ray.get_actor(control_name(run_name), namespace=NAMESPACE)
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (``ray.init`` would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # 'auto', 'local' or a ray:// client address: Ray checks those itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ConnectionError(f"nothing answers at {address} ({error})") from error
+
+
 def _connect(address: str) -> bool:
     """Join the cluster at ``address`` unless this process already is; True when we joined."""
     if ray.is_initialized():
         return False
+    _check_reachable(address)
     ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING")
     return True
 
@@ -154,7 +167,7 @@ def scale_command(args: argparse.Namespace) -> int:
         before = ray.get(control.status.remote(), timeout=30)
         status = ray.get(control.set_target.remote(args.workers), timeout=30)
     except LookupError as error:
-        print(f"launch.py scale: {error}", file=sys.stderr)
+        print(f"launch.py scale: {error} (--address {args.address})", file=sys.stderr)
         return 2
     except ray.exceptions.RayTaskError as error:  # set_target refused the size: its bounds
         print(f"launch.py scale: {getattr(error, 'cause', error)}", file=sys.stderr)

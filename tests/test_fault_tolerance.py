@@ -1,0 +1,225 @@
+"""Fault tolerance with real Ray actors and real processes: a rollout worker's process and a reward
+actor killed mid-step lose no group; a restart budget runs out with a clear error; a training driver
+killed mid-run (SIGKILL) resumes from its last checkpoint to the same final step count."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+PROMPTS = [[5 + i, 17, 29 + 2 * i, 41, 60 + i] for i in range(8)]
+
+
+def _rollout_cfg(**fields):
+    from cluster.config import RolloutConfig
+
+    base = dict(num_workers=2, cpus_per_worker=0.25, placement_timeout_s=60, chunk_prompts=1, max_restarts=1)
+    return RolloutConfig(**{**base, **fields})
+
+
+def _model_cfg():
+    from cluster.config import ModelConfig
+
+    return ModelConfig(max_model_len=256)
+
+
+def _kill_when_mid_step(pool, worker, result: dict) -> None:
+    """SIGKILL ``worker``'s process once a chunk is done and at least two are still queued (so every
+    worker, this one included, has a chunk in flight)."""
+    import ray
+
+    pid = ray.get(worker.ping.remote(), timeout=60)["pid"]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        work = pool._work
+        if work is not None and len(work.results) >= 1 and len(work.queue) >= 2:
+            os.kill(pid, signal.SIGKILL)
+            result["killed_with_queue"] = len(work.queue)
+            return
+        time.sleep(0.005)
+
+
+def _items(groups) -> list[dict]:
+    # A reward item per completion: a gold call that a random tiny model never writes, so the
+    # expected reward is known (0.0) and the order of items is checked by the count per group.
+    fn = {"name": "f", "description": "", "parameters": {"type": "dict", "properties": {}, "required": []}}
+    return [
+        {"text": c["text"], "ground_truth": [{"f": {}}], "functions": [fn], "category": None}
+        for group in groups
+        for c in group
+    ]
+
+
+@pytest.mark.slow
+def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_model_dir):
+    import ray
+
+    from cluster.rollout_pool import RolloutPool, RolloutPoolError, Sampling
+    from reward import RewardPool
+
+    sampling = Sampling(group_size=2, temperature=1.0, max_new_tokens=48, seed=7)
+    pool = RolloutPool(str(tiny_model_dir), _model_cfg(), _rollout_cfg(), name_prefix="ft-rollout")
+    rewards = RewardPool(2, 0.25, name_prefix="ft-reward", max_restarts=1)
+    try:
+        reference = pool.generate(PROMPTS, sampling)  # the same step with nothing killed
+        assert pool.last_step["pool/redispatched_chunks"] == 0
+
+        # Kill one worker's process while chunks are in flight and queued.
+        victim = pool.workers[0]
+        killed: dict = {}
+        killer = threading.Thread(target=_kill_when_mid_step, args=(pool, victim, killed))
+        killer.start()
+        groups = pool.generate(PROMPTS, sampling)
+        killer.join()
+        assert killed, "the worker was not killed mid-step (the step finished first)"
+
+        # Every prompt has exactly one group, in order, with G completions: nothing lost or doubled.
+        assert len(groups) == len(PROMPTS)
+        for prompt, group, ref_group in zip(PROMPTS, groups, reference, strict=True):
+            assert len(group) == sampling.group_size
+            assert all(c["prompt_token_ids"] == prompt for c in group)
+            # Same seeds, same weights: the re-dispatched chunk gives the very same samples.
+            assert [c["token_ids"] for c in group] == [c["token_ids"] for c in ref_group]
+        assert pool.last_step["pool/redispatched_chunks"] >= 1
+        assert pool.restarts == 1
+
+        # The replacement joins at the next step boundary; the pool is back to two workers.
+        again = pool.generate(PROMPTS, sampling)
+        assert len(again) == len(PROMPTS) and pool.size == 2
+        assert victim not in pool.workers
+
+        # A reward actor killed before the step's scoring: its chunk is retried on a replacement.
+        items = _items(groups)
+        expected = rewards.score(items)
+        ray.kill(ray.get_actor("ft-reward-0"))
+        scored = rewards.score(items)
+        assert scored == expected and len(scored) == len(PROMPTS) * sampling.group_size
+        assert rewards.restarts == 1
+
+        # The restart budget (rollout.max_restarts=1) is spent: the next death is a clear error.
+        ray.kill(pool.workers[0], no_restart=True)
+        with pytest.raises(RolloutPoolError, match=r"max_restarts=1"):
+            pool.generate(PROMPTS, sampling)
+    finally:
+        pool.shutdown()
+        rewards.shutdown()
+
+
+# ------------------------------------------------------------------------------------ the driver
+
+SMALL = [
+    "train.steps=4",
+    "train.prompts_per_step=4",
+    "rollout.group_size=4",
+    "rollout.max_new_tokens=24",
+    "learner.micro_batch_size=8",
+    "model.warm_start_sft_steps=2",
+    "train.eval_limit=8",
+    "train.checkpoint_every=1",
+    "cluster.num_cpus=2",
+    "rollout.cpus_per_worker=0.25",
+    "logging.tensorboard=false",
+]
+
+
+def _start_train(args: list[str], log_file: Path) -> subprocess.Popen:
+    out = log_file.open("w")
+    return subprocess.Popen(
+        [sys.executable, "launch.py", "train", *args],
+        cwd=REPO_ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: the test can clean up all it started
+    )
+
+
+def _wait_for(condition, what: str, proc: subprocess.Popen, log_file: Path, timeout: float = 400):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc.poll() is not None:
+            pytest.fail(f"train exited ({proc.returncode}) before {what}:\n{log_file.read_text()[-4000:]}")
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}:\n{log_file.read_text()[-4000:]}")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_run_resumes_to_the_same_final_step(tmp_path):
+    runs = tmp_path / "runs"
+    run_dir = runs / "crash"
+    log_file = tmp_path / "first.log"
+    proc = _start_train([*SMALL, f"logging.runs_dir={runs}", "logging.run_name=crash"], log_file)
+    try:
+        # While it runs, grow its rollout pool with the command a user would type.
+        line = _wait_for(
+            lambda: re.search(r"--run crash --address (\S+)\)", log_file.read_text()),
+            "the scale hint",
+            proc,
+            log_file,
+        )
+        scale = subprocess.run(
+            [sys.executable, "launch.py", "scale", "--workers", "2", "--run", "crash", "--address", line[1]],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert scale.returncode == 0, scale.stdout + scale.stderr
+        assert "target set to 2" in scale.stdout
+
+        # Kill once a checkpoint of step 2 or 3 is complete and a step ran on two workers.
+        def checkpointed_after_scaling() -> int:
+            done = sorted(run_dir.glob("checkpoints/step-*/driver_state.json"))
+            metrics = run_dir / "metrics.jsonl"
+            lines = metrics.read_text().splitlines() if metrics.is_file() else []
+            scaled = any(json.loads(x).get("pool/rollout_workers") == 2 for x in lines if x.endswith("}"))
+            step = int(done[-1].parent.name.split("-")[1]) if done and scaled else 0
+            return step if step >= 2 else 0
+
+        killed_at = _wait_for(checkpointed_after_scaling, "checkpoint >= 2 after scaling", proc, log_file)
+        os.kill(proc.pid, signal.SIGKILL)  # the driver dies without any chance to clean up
+        proc.wait(timeout=60)
+    finally:
+        _kill_group(proc)  # Ray processes it started, if any outlived it
+    assert killed_at < 4, "the run finished before it was killed"
+    assert "Done in" not in log_file.read_text()
+    before = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in before][: killed_at + 1] == list(range(killed_at + 1))
+
+    resumed_log = tmp_path / "resume.log"
+    proc = _start_train(["--resume", str(run_dir)], resumed_log)
+    try:
+        assert proc.wait(timeout=600) == 0, resumed_log.read_text()[-4000:]
+    finally:
+        _kill_group(proc)
+    resumed = resumed_log.read_text()
+    assert f"from step-{killed_at:06d} (step {killed_at})" in resumed, resumed[-3000:]
+
+    records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 1, 2, 3, 4]  # each step once, none lost or repeated
+    kept = slice(1, killed_at + 1)  # the steps before the checkpoint are the first run's own
+    assert [r["data/batch_digest"] for r in records[kept]] == [r["data/batch_digest"] for r in before[kept]]
+    assert [r["time/step"] for r in records[kept]] == [r["time/step"] for r in before[kept]]
+    assert (run_dir / "checkpoints" / "step-000004" / "driver_state.json").is_file()
+    assert json.loads((run_dir / "report.json").read_text())["steps"] == 4
