@@ -193,7 +193,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
         fig = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
         FigureCanvasAgg(fig)
         draw(fig.add_subplot(1, 1, 1))
-        fig.suptitle(run_dir.name, fontsize=9, color="0.4")
+        fig.suptitle(f"run {run_dir.name}", fontsize=9, color="0.4")
         target = out / f"{stem}.png"
         fig.savefig(target)
         written.append(target)
