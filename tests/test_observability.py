@@ -63,7 +63,7 @@ def test_prometheus_name_of_metrics_keys():
     assert prometheus_name("9lives") == "m_9lives"
 
 
-def test_telemetry_without_ray_does_nothing(monkeypatch):
+def test_telemetry_without_ray_does_nothing():
     import ray
 
     if ray.is_initialized():
