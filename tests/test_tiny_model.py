@@ -1,0 +1,37 @@
+"""The embedded default's model, built in code: loadable, stable ids, values copy token for token."""
+
+from __future__ import annotations
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from cluster.tiny_model import TAG_TOKENS, build_tokenizer
+
+
+def test_ids_survive_a_reload_through_autotokenizer(tiny_model_dir):
+    built = build_tokenizer(["The user wants the weather in Paris. get_weather fits."])
+    loaded = AutoTokenizer.from_pretrained(tiny_model_dir)
+    text = "<think>The user wants a hotel in Havana.</think>[book_hotel(city='Havana', nights=11)]"
+    rebuilt = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert loaded.encode(text) == rebuilt.encode(text)
+    assert loaded.decode(loaded.encode(text)) == text
+    assert built.decode(built.encode(text)) == text
+
+
+def test_tags_are_single_tokens_and_values_copy_exactly(tiny_model_dir):
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    for tag in TAG_TOKENS:
+        assert len(tok.encode(tag, add_special_tokens=False)) == 1
+    request = tok.encode("Book a hotel in Havana for 11 nights.", add_special_tokens=False)
+    call = tok.encode("[book_hotel(city='Havana', nights=11)]", add_special_tokens=False)
+    havana = tok.encode("Havana", add_special_tokens=False)
+
+    def contains(seq, sub):
+        return any(seq[i : i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
+
+    assert contains(request, havana) and contains(call, havana)
+
+
+def test_model_loads_with_untied_embeddings(tiny_model_dir):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert not model.config.tie_word_embeddings
+    assert model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr()
