@@ -41,10 +41,11 @@ def resolve_model(cfg: ModelConfig, corpus: Iterable[str] | None = None, log=pri
 
 def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
     """The embedded default's tokenizer and random Qwen2 model, cached by its settings and corpus."""
-    from cluster.tiny_model import build_tiny_model
+    from cluster import tiny_model
 
+    builder = Path(tiny_model.__file__).read_text()  # a change to the builder invalidates the cache
     key = json.dumps(
-        [cfg.tiny_hidden_size, cfg.tiny_num_layers, cfg.tiny_vocab_size, cfg.max_model_len, corpus]
+        [builder, cfg.tiny_hidden_size, cfg.tiny_num_layers, cfg.tiny_vocab_size, cfg.max_model_len, corpus]
     )
     out = CACHE_DIR / f"tiny-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (out / "egpo_tiny.json").is_file():
@@ -52,7 +53,7 @@ def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
     log(f"Building the tiny model (hidden {cfg.tiny_hidden_size}, {cfg.tiny_num_layers} layers) in {out}")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    build_tiny_model(
+    tiny_model.build_tiny_model(
         tmp,
         corpus or None,
         vocab_size=cfg.tiny_vocab_size,
