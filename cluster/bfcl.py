@@ -108,17 +108,16 @@ def load_category(category: str, limit: int | None = None) -> list[Sample]:
     questions = data / f"BFCL_v4_{category}.json"
     answers = data / "possible_answer" / questions.name
     raw = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if answers.is_file():
+        gold = _answers(answers)
+        loaded = load_samples(questions, "bfcl", answers_path=answers, skip_invalid=True)
+    else:  # irrelevance categories expect no call; live_relevance ships no answers (any call is right)
+        gold = {q["id"]: [] for q in raw}
+        with tempfile.TemporaryDirectory(prefix="bfcl-") as tmp:
+            empty = Path(tmp) / questions.name
+            empty.write_text("".join(json.dumps({"id": i, "ground_truth": []}) + "\n" for i in gold))
+            loaded = load_samples(questions, "bfcl", answers_path=empty, skip_invalid=True)
     raw = raw[:limit] if limit is not None else raw
-    with tempfile.TemporaryDirectory(prefix="bfcl-") as tmp:
-        # The first `limit` questions only, and an empty gold for live_relevance (it ships none).
-        subset = Path(tmp) / questions.name
-        subset.write_text("".join(json.dumps(q) + "\n" for q in raw), encoding="utf-8")
-        gold = _answers(answers) if answers.is_file() else {q["id"]: [] for q in raw}
-        answers_file = Path(tmp) / "answers.json"
-        answers_file.write_text(
-            "".join(json.dumps({"id": i, "ground_truth": g}) + "\n" for i, g in gold.items())
-        )
-        loaded = load_samples(subset, "bfcl", answers_path=answers_file, skip_invalid=True)
     by_id = {sample.id: sample for sample in loaded.samples}
     kept = [q["id"] for q in raw if q["id"] not in by_id]
     for question in raw:
