@@ -154,12 +154,22 @@ class StepProgress:
 
 
 class Phase:
-    """A long phase (warm start, evaluation) in progress; see :func:`phase`."""
+    """A long phase (warm start, evaluation) in progress; see :func:`phase`.
 
-    def __init__(self, bar: tqdm | None):
+    Without a bar (logs, not a terminal) it prints a line at 25%, 50% and 75% of ``total``, so a
+    long warm start in ``ray job logs`` still shows its pace and ETA."""
+
+    MILESTONES = (0.25, 0.5, 0.75)
+
+    def __init__(
+        self, bar: tqdm | None, name: str = "", total: int | None = None, unit: str = "step", file=None
+    ):
         self._bar = bar
+        self.name, self.total, self.unit, self.file = name, total, unit, file
+        self.started = time.perf_counter()
         self.done = 0
         self.info = ""
+        self._next = 0
 
     def advance(self, n: int = 1, info: str = "") -> None:
         """Count ``n`` units done; ``info`` (e.g. ``loss 0.412``) shows beside the bar."""
@@ -170,6 +180,23 @@ class Phase:
             self._bar.update(n)
             if info:
                 self._bar.set_postfix_str(info, refresh=False)
+        elif self.total and self.total >= 8:
+            self._milestone()
+
+    def _milestone(self) -> None:
+        passed = False
+        while self._next < len(self.MILESTONES) and self.done >= self.MILESTONES[self._next] * self.total:
+            self._next, passed = self._next + 1, True
+        if not passed or self.done >= self.total:
+            return
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / self.done * (self.total - self.done)
+        info = f", {self.info}" if self.info else ""
+        say(
+            f"{self.name}: {self.done}/{self.total} {self.unit}s, {format_duration(elapsed)} "
+            f"(eta {format_duration(eta)}{info})",
+            self.file,
+        )
 
 
 @contextmanager
@@ -190,8 +217,7 @@ def phase(
     bar = None
     if _use_bars(sys.stderr, bars):
         bar = tqdm(total=total, desc=name, unit=unit, dynamic_ncols=True, leave=False)
-    started = time.perf_counter()
-    progress = Phase(bar)
+    progress = Phase(bar, name, total, unit, out)
     try:
         yield progress
     finally:
@@ -199,4 +225,4 @@ def phase(
             bar.close()
     count = f"{progress.done}/{total} {unit}s" if total else f"{progress.done} {unit}s"
     info = f" ({progress.info})" if progress.info else ""
-    say(f"{name}: {count} in {format_duration(time.perf_counter() - started)}{info}", out)
+    say(f"{name}: {count} in {format_duration(time.perf_counter() - progress.started)}{info}", out)

@@ -179,6 +179,18 @@ def test_phase_prints_one_summary_line_and_nothing_on_failure():
     assert re.fullmatch(r"warm start: 4/4 steps in \d+s \(loss 0\.400\)\n", out.getvalue())
 
     out = io.StringIO()
+    with phase("warm start", total=200, file=out, bars=False) as bar:
+        for _ in range(200):
+            bar.advance(info="loss 0.5")
+    lines = out.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines[:3]] == [
+        "warm start: 50/200 steps",
+        "warm start: 100/200 steps",
+        "warm start: 150/200 steps",
+    ]
+    assert "eta " in lines[0] and lines[3].startswith("warm start: 200/200 steps in ")
+
+    out = io.StringIO()
     with pytest.raises(RuntimeError), phase("evaluation", total=8, unit="prompt", file=out, bars=False):
         raise RuntimeError("boom")
     assert out.getvalue() == ""
