@@ -142,7 +142,7 @@ def comparison_chart(result: dict[str, Any], path: str | Path) -> Path:
     """Grouped bars, A and B per category (and per aggregate both runs have)."""
     plt = _pyplot()
     rows = {**result["categories"], **result["aggregates"]}
-    names = list(rows)
+    names = [n for n, row in rows.items() if row["a"] is not None or row["b"] is not None]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 1.5), 4.0))
     width = 0.4
     xs = range(len(names))
@@ -150,7 +150,7 @@ def comparison_chart(result: dict[str, Any], path: str | Path) -> Path:
         values = [100 * (rows[n][key] or 0.0) for n in names]
         ax.bar([x + offset for x in xs], values, width, label=f"{key.upper()}: {result[key]}", color=color)
     ax.set_xticks(list(xs))
-    _decorate(ax, "A vs B", names)
+    _decorate(ax, f"A: {result['a']}  vs  B: {result['b']}", names)
     ax.legend(fontsize=8)
     return _save(fig, plt, path)
 
