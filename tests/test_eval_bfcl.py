@@ -338,3 +338,20 @@ def test_comparison_table_handles_missing_values():
     assert result["categories"]["parallel"]["delta"] == pytest.approx(0.5)
     table = comparison_table(result)
     assert "+50.0 pts" in table and not math.isnan(result["categories"]["parallel"]["b"])
+
+
+def test_a_run_directory_means_its_newest_checkpoint(tmp_path):
+    from cluster.config import load_config
+    from cluster.evaluate import eval_model_dir
+    from cluster.models import ModelNotFound
+
+    run = tmp_path / "run"
+    for step in ("step-000002", "step-000010", "step-000009"):
+        (run / "checkpoints" / step).mkdir(parents=True)
+        (run / "checkpoints" / step / "config.json").write_text("{}")
+    (run / "checkpoints" / ".step-000011.partial").mkdir()  # an interrupted write never counts
+    config = load_config("tiny", [f"model.path={run}"])
+    assert eval_model_dir(config, log=lambda _: None) == run / "checkpoints" / "step-000010"
+    empty = load_config("tiny", [f"model.path={tmp_path}"])
+    with pytest.raises(ModelNotFound, match="no config.json and no checkpoints"):
+        eval_model_dir(empty, log=lambda _: None)
