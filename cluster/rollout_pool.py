@@ -72,6 +72,7 @@ class _Slot:
     actor: Any = None
     ref: Any = None  # the call in flight: placement, start/weight load, or a chunk
     chunk: int | None = None
+    chunk_version: int = -1  # the pool's version when the chunk was handed out
     version: int = -1  # the policy version the worker has (or is loading)
     deadline: float = math.inf  # placement deadline; inf once it passed and was reported
 
@@ -86,6 +87,7 @@ class _Work:
     queue: deque = field(default_factory=deque)
     results: dict[int, list] = field(default_factory=dict)
     redispatched: int = 0
+    stale: int = 0  # completions sampled with another version than the pool's at hand-out
 
 
 def chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
@@ -200,10 +202,14 @@ class RolloutPool:
                 self._reconcile(boundary=False)
         finally:
             self._work = None
+            for slot in self._slots:  # after an error: results of abandoned chunks are dropped
+                if slot.chunk is not None:
+                    slot.chunk, slot.ref = None, None
         self.last_step = {
             "pool/rollout_workers": self.size,
             "pool/target_workers": self.target,
             "pool/redispatched_chunks": work.redispatched,
+            "pool/stale_completions": work.stale,
             "pool/worker_restarts": self.restarts,
         }
         self._report()
@@ -416,6 +422,7 @@ class RolloutPool:
         s = work.sampling
         seed = None if s.seed is None else s.seed * 1_000_003 + start
         slot.chunk = number
+        slot.chunk_version = self.version
         slot.ref = slot.actor.generate.remote(
             work.prompts[start:end],
             s.group_size,
@@ -435,6 +442,7 @@ class RolloutPool:
         for group in groups:
             for completion in group:
                 completion["worker"] = slot.name
+                work.stale += completion["policy_version"] != slot.chunk_version
         work.results[slot.chunk] = groups
         slot.chunk = None
         if slot.state == "draining":
@@ -497,6 +505,11 @@ class RolloutPool:
 
 def _check_bounds(rollout: RolloutConfig) -> None:
     top = rollout.max_workers
+    if rollout.autoscale and top is None:
+        raise ValueError(
+            "rollout.autoscale=true needs rollout.max_workers: without a cap the pool would start a "
+            "vLLM engine for every free share of the cluster"
+        )
     if rollout.num_workers < rollout.min_workers or (top is not None and rollout.num_workers > top):
         raise ValueError(
             f"rollout.num_workers={rollout.num_workers}: expected a number between rollout.min_workers="
