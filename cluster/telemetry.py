@@ -57,6 +57,10 @@ GAUGES: dict[str, tuple[str, str]] = {
         "egpo_rollout_redispatched_chunks",
         "Generation chunks of the step sent again after a worker left.",
     ),
+    "pool/stale_completions": (
+        "egpo_rollout_stale_completions",
+        "Completions of the step sampled with another policy version than the one handed out.",
+    ),
     "pool/reward_actors": ("egpo_reward_actors", "Reward actors in the pool."),
     "pool/learners": ("egpo_learners", "Learner actors in the group."),
     "queue/depth": ("egpo_queue_depth", "Rollout requests waiting for a worker."),
