@@ -28,9 +28,9 @@ _AGGREGATE_ROWS = (
 
 
 def _pct(value: float | None) -> str:
-    return (
-        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:5.1f}%"
-    )
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-".rjust(6)
+    return f"{100 * value:5.1f}%"
 
 
 def _missing_note(missing: list[str]) -> str:
