@@ -120,7 +120,7 @@ def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_
 # ------------------------------------------------------------------------------------ the driver
 
 SMALL = [
-    "train.steps=4",
+    "train.steps=6",
     "train.prompts_per_step=4",
     "rollout.group_size=4",
     "rollout.max_new_tokens=24",
@@ -146,7 +146,7 @@ def _start_train(args: list[str], log_file: Path) -> subprocess.Popen:
     )
 
 
-def _wait_for(condition, what: str, proc: subprocess.Popen, log_file: Path, timeout: float = 400):
+def _wait_for(condition, what: str, proc: subprocess.Popen, log_file: Path, timeout: float = 600):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -171,24 +171,40 @@ def test_driver_killed_mid_run_resumes_to_the_same_final_step(tmp_path):
     log_file = tmp_path / "first.log"
     proc = _start_train([*SMALL, f"logging.runs_dir={runs}", "logging.run_name=crash"], log_file)
     try:
-        # While it runs, grow its rollout pool with the command a user would type.
+        # After step 1, grow its rollout pool with the command a user would type: the newcomer
+        # must load the learner's current weights (version >= 1) before it takes work.
         line = _wait_for(
             lambda: re.search(r"--run crash --address (\S+)\)", log_file.read_text()),
             "the scale hint",
             proc,
             log_file,
         )
-        scale = subprocess.run(
-            [sys.executable, "launch.py", "scale", "--workers", "2", "--run", "crash", "--address", line[1]],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        _wait_for(lambda: "step 1/6" in log_file.read_text(), "step 1", proc, log_file)
+        os.kill(proc.pid, signal.SIGSTOP)  # hold the driver while the command runs: steps are short
+        try:
+            scale = subprocess.run(
+                [
+                    sys.executable,
+                    "launch.py",
+                    "scale",
+                    "--workers",
+                    "2",
+                    "--run",
+                    "crash",
+                    "--address",
+                    line[1],
+                ],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
         assert scale.returncode == 0, scale.stdout + scale.stderr
         assert "target set to 2" in scale.stdout
 
-        # Kill once a checkpoint of step 2 or 3 is complete and a step ran on two workers.
+        # Kill once a checkpoint of step 2 or later is complete and a step ran on two workers.
         def checkpointed_after_scaling() -> int:
             done = sorted(run_dir.glob("checkpoints/step-*/driver_state.json"))
             metrics = run_dir / "metrics.jsonl"
@@ -202,7 +218,7 @@ def test_driver_killed_mid_run_resumes_to_the_same_final_step(tmp_path):
         proc.wait(timeout=60)
     finally:
         _kill_group(proc)  # Ray processes it started, if any outlived it
-    assert killed_at < 4, "the run finished before it was killed"
+    assert killed_at < 6, "the run finished before it was killed"
     assert "Done in" not in log_file.read_text()
     before = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in before][: killed_at + 1] == list(range(killed_at + 1))
@@ -217,9 +233,10 @@ def test_driver_killed_mid_run_resumes_to_the_same_final_step(tmp_path):
     assert f"from step-{killed_at:06d} (step {killed_at})" in resumed, resumed[-3000:]
 
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [0, 1, 2, 3, 4]  # each step once, none lost or repeated
+    assert [r["step"] for r in records] == [0, 1, 2, 3, 4, 5, 6]  # each step once, none lost or repeated
+    assert all(r["pool/stale_completions"] == 0 for r in records[1:]), "every worker had the current weights"
     kept = slice(1, killed_at + 1)  # the steps before the checkpoint are the first run's own
     assert [r["data/batch_digest"] for r in records[kept]] == [r["data/batch_digest"] for r in before[kept]]
     assert [r["time/step"] for r in records[kept]] == [r["time/step"] for r in before[kept]]
-    assert (run_dir / "checkpoints" / "step-000004" / "driver_state.json").is_file()
-    assert json.loads((run_dir / "report.json").read_text())["steps"] == 4
+    assert (run_dir / "checkpoints" / "step-000006" / "driver_state.json").is_file()
+    assert json.loads((run_dir / "report.json").read_text())["steps"] == 6
