@@ -199,6 +199,13 @@ def test_scale_command_errors_name_what_is_wrong(ray_cluster, capsys):
         time.sleep(0.2)
     code, text = scale(2, None)
     assert code == 2 and ("no training run is running" in text or "name one with --run" in text)
+
+    auto = start_control("auto-run", 2, min_workers=1, max_workers=4, autoscale=True)
+    try:
+        code, text = scale(3, None)
+        assert code == 2 and "autoscales (rollout.autoscale=true, between 1 and 4 workers)" in text
+    finally:
+        ray_cluster.kill(auto)
     assert control_name("x") == "egpo-control-x"
 
 
@@ -206,3 +213,44 @@ def test_scale_command_without_a_cluster_says_so(tmp_path):
     result = _scale_cli("--workers", "2", "--address", "127.0.0.1:1")
     assert result.returncode == 2
     assert "cannot join a Ray cluster at --address 127.0.0.1:1" in result.stderr
+
+
+@pytest.mark.slow
+def test_autoscale_grows_when_the_cluster_has_room(ray_cluster, tiny_model_dir):
+    """With rollout.autoscale the pool starts with what the cluster can place and grows, up to
+    max_workers, at the first step boundary after room appears (a node joining)."""
+    from ray.util.placement_group import placement_group, remove_placement_group
+
+    from cluster.rollout_pool import RolloutPool, Sampling
+
+    cfg = _rollout_cfg(autoscale=True, min_workers=1, max_workers=2, placement_timeout_s=5)
+    free = ray_cluster.available_resources().get("CPU", 0)
+    hog = placement_group([{"CPU": free - cfg.cpus_per_worker}])  # room for one worker only
+    ray_cluster.get(hog.ready(), timeout=30)
+    pool = None
+    try:
+        pool = RolloutPool(
+            str(tiny_model_dir), _model_cfg(), cfg, name_prefix="el-auto", run_name="elastic-c"
+        )
+        sampling = Sampling(group_size=2, temperature=1.0, max_new_tokens=8, seed=3)
+        assert pool.size == 1 and pool.target == 1
+        assert len(pool.generate(PROMPTS, sampling)) == len(PROMPTS) and pool.size == 1
+
+        remove_placement_group(hog)  # room for more appears
+        hog = None
+        deadline = time.monotonic() + 30  # Ray's view of free resources follows shortly
+        while (
+            ray_cluster.available_resources().get("CPU", 0) < cfg.cpus_per_worker
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        groups = pool.generate(PROMPTS, sampling)
+        assert len(groups) == len(PROMPTS)
+        assert pool.size == 2 and pool.target == 2, "grew to max_workers, not to what the cluster could hold"
+        assert len({c["worker"] for g in groups for c in g}) == 2
+        assert ray_cluster.get(pool.control.status.remote())["target"] == 2
+    finally:
+        if hog is not None:
+            remove_placement_group(hog)
+        if pool is not None:
+            pool.shutdown()
