@@ -75,7 +75,7 @@ def _line(ax, records, key: str, title: str, ylabel: str, smooth: bool = True, p
         steps, shown, marker=marker, markersize=4, color=_COLORS[0], alpha=0.45 if smooth else 1.0, label=key
     )
     if smooth and len(steps) >= 5:
-        window = max(2, len(steps) // 10)
+        window = max(3, len(steps) // 10)
         ax.plot(
             steps, _moving_average(shown, window), color=_COLORS[0], linewidth=2, label=f"mean of {window}"
         )
@@ -91,7 +91,8 @@ def _line(ax, records, key: str, title: str, ylabel: str, smooth: bool = True, p
                 ha="center",
                 fontsize=8,
             )
-    ax.set_xlim(left=min(steps) - 0.5, right=max(steps) + 0.5)
+    pad = max(0.5, 0.04 * (max(steps) - min(steps)))
+    ax.set_xlim(left=min(steps) - pad, right=max(steps) + pad)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return True
 
@@ -115,6 +116,7 @@ def _time_breakdown(ax, records) -> bool:
             continue
         ax.bar(steps, heights, bottom=bottom, color=color, label=label, width=0.8)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_ylim(0, max(bottom) * 1.08 or 1.0)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return True
