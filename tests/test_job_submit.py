@@ -200,6 +200,13 @@ def test_tiny_run_as_a_ray_job_exports_metrics(head_node, tmp_path):
     assert (run_dir / "plots" / "overview.png").is_file()
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
 
+    # The dashboard's actor list reads like the architecture.
+    actors = json.loads(_get(f"{head_node.dashboard_url}/api/v0/actors?limit=200"))["data"]["result"][
+        "result"
+    ]
+    names = {a.get("name") for a in actors}
+    assert {"rollout-0", "reward-0", "learner-0"} <= names, sorted(n for n in names if n)
+
     # Our custom metrics on the head node's Prometheus export (Ray adds the "ray_" prefix).
     deadline = time.time() + 60
     steps = None
