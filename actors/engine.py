@@ -138,6 +138,10 @@ class RolloutEngine:
                 enforce_eager=(not on_gpu) if enforce_eager is None else enforce_eager,
                 distributed_executor_backend="uni" if tensor_parallel_size == 1 else None,
                 logprobs_mode=LOGPROBS_MODE,
+                # On CPU a seeded request whose prefill is split across scheduler steps crashes vLLM
+                # ("CPU Generator does not use offset": the discarded partial-prefill token rewinds a
+                # generator the CPU cannot rewind), so prompts are prefilled whole there.
+                **({} if on_gpu else {"enable_chunked_prefill": False}),
                 **self._settings,
             )
         except Exception as err:
@@ -216,7 +220,11 @@ class RolloutEngine:
         group = []
         for c in sorted(out.outputs, key=lambda c: c.index):
             ids = list(c.token_ids)
-            logprobs = [float(step[tok].logprob) for step, tok in zip(c.logprobs, ids, strict=True)] if c.logprobs else []
+            logprobs = (
+                [float(step[tok].logprob) for step, tok in zip(c.logprobs, ids, strict=True)]
+                if c.logprobs
+                else []
+            )
             group.append(
                 {
                     "token_ids": ids,

@@ -229,6 +229,17 @@ def test_bad_sampling_arguments_are_rejected(ray_cluster, worker_and_dir):
         ray_cluster.get(worker.generate.remote([[1, 2]], group_size=2, temperature=-1.0))
 
 
+def test_seeded_batch_larger_than_one_scheduler_step(ray_cluster, worker_and_dir):
+    """Many long prompts with a seed (more prompt tokens than one scheduler step takes): on CPU this
+    crashed vLLM with chunked prefill ("CPU Generator does not use offset")."""
+    worker, _ = worker_and_dir
+    prompts = [[(7 * i + j) % 200 + 3 for j in range(400)] for i in range(14)]  # 5,600 prompt tokens
+    groups = ray_cluster.get(
+        worker.generate.remote(prompts, group_size=2, temperature=1.0, max_new_tokens=4, seed=3)
+    )
+    assert len(groups) == 14 and all(len(g) == 2 for g in groups)
+
+
 def test_temperature_zero_is_greedy_decoding(ray_cluster, worker_and_dir):
     """Evaluation decodes greedily: the argmax token at every step, as transformers' greedy search."""
     worker, model_dir = worker_and_dir
@@ -236,7 +247,9 @@ def test_temperature_zero_is_greedy_decoding(ray_cluster, worker_and_dir):
     model = _hf_model(model_dir)
     buffers, index = pack(model.state_dict().items())  # other tests may have changed the weights
     ray_cluster.get(worker.update_weights.remote(buffers, index, 100))
-    groups = ray_cluster.get(worker.generate.remote(prompts, group_size=2, temperature=0.0, max_new_tokens=12))
+    groups = ray_cluster.get(
+        worker.generate.remote(prompts, group_size=2, temperature=0.0, max_new_tokens=12)
+    )
     for group in groups:
         assert group[0]["token_ids"] == group[1]["token_ids"] and group[0]["logprobs"] == []
         ids = list(group[0]["prompt_token_ids"])
