@@ -52,7 +52,7 @@ def _load() -> types.SimpleNamespace:
     _stub("bfcl_eval.constants.model_config", MODEL_CONFIG_MAPPING={MODEL_NAME: entry})
     _stub("bfcl_eval.model_handler.parser.java_parser", parse_java_function_call=None)
     _stub("bfcl_eval.model_handler.parser.js_parser", parse_javascript_function_call=None)
-    if importlib.util.find_spec("tenacity") is None:
+    if "tenacity" not in sys.modules and importlib.util.find_spec("tenacity") is None:
         names = ("retry", "retry_if_exception_message", "retry_if_exception_type", "wait_random_exponential")
         _stub("tenacity", **dict.fromkeys(names))
     from bfcl_eval.constants.enums import Language
