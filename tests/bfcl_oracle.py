@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import sys
-import tempfile
 import types
 from functools import cache
 from pathlib import Path
-from typing import Any
+
+from cluster.bfcl import _MODEL_NAME as MODEL_NAME  # the model entry the checker reads
 
 AST_CATEGORIES = (
     "simple_python",
@@ -30,7 +28,6 @@ AST_CATEGORIES = (
     "live_parallel_multiple",
 )
 NO_ANSWER_CATEGORIES = ("irrelevance", "live_irrelevance", "live_relevance")
-MODEL_NAME = "egpo-local"  # the checker only reads `.underscore_to_dot` of this entry
 
 
 def available() -> bool:
@@ -38,35 +35,12 @@ def available() -> bool:
     return importlib.util.find_spec("bfcl_eval") is not None
 
 
-def _stub(name: str, **attributes: Any) -> None:
-    if name not in sys.modules:
-        module = types.ModuleType(name)
-        module.__dict__.update(attributes)
-        sys.modules[name] = module
-
-
-@cache
 def _load() -> types.SimpleNamespace:
-    os.environ.setdefault("BFCL_PROJECT_ROOT", tempfile.mkdtemp(prefix="bfcl-root-"))
-    entry = types.SimpleNamespace(underscore_to_dot=False)
-    _stub("bfcl_eval.constants.model_config", MODEL_CONFIG_MAPPING={MODEL_NAME: entry})
-    _stub("bfcl_eval.model_handler.parser.java_parser", parse_java_function_call=None)
-    _stub("bfcl_eval.model_handler.parser.js_parser", parse_javascript_function_call=None)
-    if "tenacity" not in sys.modules and importlib.util.find_spec("tenacity") is None:
-        names = ("retry", "retry_if_exception_message", "retry_if_exception_type", "wait_random_exponential")
-        _stub("tenacity", **dict.fromkeys(names))
-    from bfcl_eval.constants.enums import Language
-    from bfcl_eval.eval_checker.ast_eval.ast_checker import ast_checker
-    from bfcl_eval.model_handler.utils import default_decode_ast_prompting
-    from bfcl_eval.utils import is_empty_output, is_function_calling_format_output
+    """bfcl-eval's decoder and ``ast_checker``, loaded once with the product's stand-ins for the
+    parts the checker does not need (``cluster.bfcl.bfcl_checker``)."""
+    from cluster.bfcl import bfcl_checker
 
-    return types.SimpleNamespace(
-        ast_checker=ast_checker,
-        decode=default_decode_ast_prompting,
-        is_empty_output=is_empty_output,
-        is_calls_format=is_function_calling_format_output,
-        python=Language.PYTHON,
-    )
+    return bfcl_checker()
 
 
 def oracle_check(functions: list[dict], calls: list[dict], ground_truth: list[dict], category: str) -> bool:
