@@ -17,6 +17,20 @@ os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(REPO_ROOT / ".cache" / "torch_
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# Settings for a whole training run of a few seconds a step on 2 cores (subprocess tests add
+# train.steps and their own runs_dir): 4 prompts x G=4, short completions, a tiny warm start.
+SMALL_RUN = [
+    "train.prompts_per_step=4",
+    "rollout.group_size=4",
+    "rollout.max_new_tokens=24",
+    "learner.micro_batch_size=8",
+    "model.warm_start_sft_steps=2",
+    "train.eval_limit=8",
+    "train.checkpoint_every=1",
+    "cluster.num_cpus=2",
+]
+
+
 def _has_cuda() -> bool:
     try:
         import torch

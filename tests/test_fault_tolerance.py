@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SMALL_RUN
 
 PROMPTS = [[5 + i, 17, 29 + 2 * i, 41, 60 + i] for i in range(8)]
 
@@ -119,19 +119,7 @@ def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_
 
 # ------------------------------------------------------------------------------------ the driver
 
-SMALL = [
-    "train.steps=6",
-    "train.prompts_per_step=4",
-    "rollout.group_size=4",
-    "rollout.max_new_tokens=24",
-    "learner.micro_batch_size=8",
-    "model.warm_start_sft_steps=2",
-    "train.eval_limit=8",
-    "train.checkpoint_every=1",
-    "cluster.num_cpus=2",
-    "rollout.cpus_per_worker=0.25",
-    "logging.tensorboard=false",
-]
+SMALL = ["train.steps=6", *SMALL_RUN, "rollout.cpus_per_worker=0.25", "logging.tensorboard=false"]
 
 
 def _start_train(args: list[str], log_file: Path) -> subprocess.Popen:

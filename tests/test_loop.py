@@ -9,20 +9,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SMALL_RUN
 
-# A few seconds a step on 2 cores: 4 prompts x G=4, short completions, a tiny warm start.
-FAST = [
-    "train.steps=2",
-    "train.prompts_per_step=4",
-    "rollout.group_size=4",
-    "rollout.max_new_tokens=24",
-    "learner.micro_batch_size=8",
-    "model.warm_start_sft_steps=2",
-    "train.eval_limit=8",
-    "train.checkpoint_every=1",
-    "cluster.num_cpus=2",
-]
+FAST = ["train.steps=2", *SMALL_RUN]
 
 REQUIRED_KEYS = {
     "step",
