@@ -228,6 +228,10 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         weight_sync.push(version=start_step)
         metrics_log.truncate_after(start_step)
         log(f"Resumed {run.path} from {latest.name} (step {start_step})")
+        workers = state.get("rollout_workers")
+        if workers and workers != rollout.target and not cfg.rollout.autoscale:
+            rollout.set_target(workers)  # the size the run had been scaled to
+            log(f"Rollout workers: {workers}, as the run had been scaled to before the checkpoint")
     elif resume:
         log(f"No complete checkpoint in {run.path}; starting it from step 0")
         metrics_log.truncate_after(0)
@@ -254,7 +258,8 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         telemetry.record(step, metrics)
         progress.step_done(step, metrics)
         if step == total or (cfg.train.checkpoint_every and step % cfg.train.checkpoint_every == 0):
-            path = run.save_checkpoint(learners, step, {"step": step, "eval_before": before})
+            state = {"step": step, "eval_before": before, "rollout_workers": rollout.target}
+            path = run.save_checkpoint(learners, step, state)
             if cfg.logging.verbose:
                 log(f"Checkpoint: {path}")
 

@@ -223,6 +223,8 @@ def test_driver_killed_mid_run_resumes_to_the_same_final_step(tmp_path):
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 1, 2, 3, 4, 5, 6]  # each step once, none lost or repeated
     assert all(r["pool/stale_completions"] == 0 for r in records[1:]), "every worker had the current weights"
+    # The resumed run keeps the size the run had been scaled to, not rollout.num_workers.
+    assert all(r["pool/target_workers"] == 2 for r in records[killed_at + 1 :])
     kept = slice(1, killed_at + 1)  # the steps before the checkpoint are the first run's own
     assert [r["data/batch_digest"] for r in records[kept]] == [r["data/batch_digest"] for r in before[kept]]
     assert [r["time/step"] for r in records[kept]] == [r["time/step"] for r in before[kept]]
