@@ -103,7 +103,12 @@ def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_
         # A reward actor killed before the step's scoring: its chunk is retried on a replacement.
         items = _items(groups)
         expected = rewards.score(items)
-        ray.kill(ray.get_actor("ft-reward-0"))
+        dead_reward = ray.get_actor("ft-reward-0")
+        ray.kill(dead_reward)
+        with pytest.raises(
+            ray.exceptions.RayActorError
+        ):  # ray.kill is asynchronous: wait until it took effect
+            ray.get(dead_reward.ping.remote(), timeout=60)
         scored = rewards.score(items)
         assert scored == expected and len(scored) == len(PROMPTS) * sampling.group_size
         assert rewards.restarts == 1
