@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SMALL_RUN
+from tests.conftest import REPO_ROOT, SMALL_RUN, kill_actor
 
 PROMPTS = [[5 + i, 17, 29 + 2 * i, 41, 60 + i] for i in range(8)]
 
@@ -103,18 +103,13 @@ def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_
         # A reward actor killed before the step's scoring: its chunk is retried on a replacement.
         items = _items(groups)
         expected = rewards.score(items)
-        dead_reward = ray.get_actor("ft-reward-0")
-        ray.kill(dead_reward)
-        with pytest.raises(
-            ray.exceptions.RayActorError
-        ):  # ray.kill is asynchronous: wait until it took effect
-            ray.get(dead_reward.ping.remote(), timeout=60)
+        kill_actor(ray.get_actor("ft-reward-0"))
         scored = rewards.score(items)
         assert scored == expected and len(scored) == len(PROMPTS) * sampling.group_size
         assert rewards.restarts == 1
 
         # The restart budget (rollout.max_restarts=1) is spent: the next death is a clear error.
-        ray.kill(pool.workers[0], no_restart=True)
+        kill_actor(pool.workers[0])
         with pytest.raises(RolloutPoolError, match=r"max_restarts=1"):
             pool.generate(PROMPTS, sampling)
     finally:

@@ -9,6 +9,7 @@ import pytest
 
 from reward import render_calls, score
 from reward.pool import RewardPool, RewardPoolError
+from tests.conftest import kill_actor
 
 DOC = {
     "name": "add",
@@ -73,7 +74,7 @@ def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
         items = make_items(600)
         assert pool.score(items) == expected_rewards(items)
 
-        ray_cluster.kill(ray_cluster.get_actor("reward-kill-0"))
+        kill_actor(ray_cluster.get_actor("reward-kill-0"))
         assert pool.score(items) == expected_rewards(items)
         assert pool.restarts == 1
         assert ray_cluster.get_actor("reward-kill-0") is not None  # the replacement took the name
@@ -96,7 +97,7 @@ def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
 def test_the_pool_gives_up_after_max_restarts(ray_cluster):
     pool = RewardPool(num_actors=1, max_restarts=0, name_prefix="reward-giveup")
     try:
-        ray_cluster.kill(ray_cluster.get_actor("reward-giveup-0"))
+        kill_actor(ray_cluster.get_actor("reward-giveup-0"))
         with pytest.raises(RewardPoolError, match="max_restarts=0"):
             pool.score(make_items(10))
     finally:
