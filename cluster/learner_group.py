@@ -6,19 +6,13 @@ the learners average gradients among themselves, so the driver sees one model.
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import ray
 
 from cluster.config import RunConfig
 from cluster.ray_setup import actor_options
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+from common.weight_group import find_free_port
 
 
 def learner_settings(cfg: RunConfig) -> dict[str, Any]:
@@ -55,7 +49,7 @@ class LearnerGroup:
 
         settings = {**learner_settings(cfg), **overrides}
         world = cfg.learner.num_learners
-        port = free_port()
+        port = find_free_port()
         self.learners = [
             Learner.options(
                 **actor_options(
@@ -105,13 +99,6 @@ class LearnerGroup:
             for r in range(world)
         ]
         return ray.get([lr.sft_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])[0]
-
-    def export_weights(self) -> tuple[list, list]:
-        """Rank 0's flat buffers and index (every rank takes part: ZeRO-3 gathers shards)."""
-        refs = [lr.export_weights.remote() for lr in self.learners]
-        if len(refs) > 1:  # wait for the other ranks without pulling their copies here
-            ray.wait(refs[1:], num_returns=len(refs) - 1, fetch_local=False)
-        return ray.get(refs[0])
 
     def save_checkpoint(self, path: str) -> None:
         ray.get([lr.save_checkpoint.remote(path) for lr in self.learners])

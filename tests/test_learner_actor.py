@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 import torch
+
+from common.weight_group import find_free_port
 
 CHAT_PROMPTS = [
     "<|im_start|>user\nWhat is the weather in Paris?<|im_end|>\n<|im_start|>assistant\n",
@@ -24,16 +25,10 @@ REWARDS = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]  # group-major: prompt 0 -> rows 0-2, p
 GROUP = 3
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def make_learners(model_dir, world_size=1, **settings):
     from learner import Learner
 
-    port = free_port()
+    port = find_free_port()
     return [
         Learner.options(num_cpus=0.5).remote(
             str(model_dir),
@@ -267,7 +262,7 @@ def test_zero_stage_1_ppo_epochs_and_truncated_importance_weights(ray_cluster, t
 def test_broadcast_weights_over_the_weight_sync_group(ray_cluster, fresh_learner):
     """The learner (rank 0) sends its flat buffers to a receiver (this process, rank 1) over gloo."""
     from common.flat_weights import empty_buffers, unpack
-    from common.weight_group import create_weight_group, find_free_port
+    from common.weight_group import create_weight_group
 
     buffers, index = ray_cluster.get(fresh_learner.export_weights.remote())
     assert ray_cluster.get(fresh_learner.weight_index.remote()) == index
