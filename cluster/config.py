@@ -192,10 +192,22 @@ class AlgorithmConfig(Section):
     )
     ppo_epochs: int = Field(1, ge=1, description="Passes over each batch per step. Default 1.")
     dynamic_sampling: bool = Field(
-        False, description="Replace zero-variance groups with fresh prompts. Default False (paper: no)."
+        False,
+        description="Replace zero-variance groups (all rewards equal: no learning signal) with groups "
+        "of fresh training prompts. Default False (paper: no).",
+    )
+    dynamic_sampling_rounds: int = Field(
+        2,
+        ge=1,
+        description="With dynamic sampling: at most this many rounds of replacement per step; groups "
+        "still flat after them are trained on as they are. Default 2.",
     )
     max_staleness: int = Field(
-        0, ge=0, description="Max policy versions between sampling and training; 0 = synchronous. Default 0."
+        0,
+        ge=0,
+        description="Asynchronous mode: rollouts of the next steps are generated while the learner "
+        "trains, sampled by a policy at most this many versions older than the learner's (with the "
+        "truncated importance-sampling correction); 0 = synchronous. Default 0.",
     )
     is_cap: float = Field(
         2.0,

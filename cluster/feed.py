@@ -106,3 +106,10 @@ class PromptFeed:
             epoch, offset = divmod(position, n)
             out.append(self.prompts[self._order(epoch)[offset]])
         return out
+
+    def extra(self, step: int, round_: int, count: int) -> list[Prompt]:
+        """``count`` fresh prompts for dynamic sampling at ``step`` (round ``round_``): a seeded draw
+        that does not move the main order, so a resumed run sees the same ones."""
+        generator = torch.Generator().manual_seed((self.seed * 100_003 + step) * 1_009 + round_)
+        picks = torch.randint(len(self.prompts), (count,), generator=generator).tolist()
+        return [self.prompts[i] for i in picks]

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
 from cluster.feed import Prompt, PromptFeed, load_splits, render_all
 from cluster.metrics import MetricsLog
+from cluster.pipeline import RolloutPipeline
 from cluster.progress import StepProgress, phase, say
 from cluster.telemetry import Telemetry
 
@@ -89,69 +91,137 @@ def resume_config(run_dir: str, overrides: list[str] | None = None) -> RunConfig
 # ----------------------------------------------------------------------------- the loop
 
 
-def rl_step(
-    step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool, learners, weight_sync
-) -> dict[str, Any]:
-    """One EGPO step; returns its metrics."""
+@dataclass
+class Rollouts:
+    """One step's prompts, their groups of completions and the groups' rewards (group-major)."""
+
+    prompts: list[Prompt]
+    groups: list[list[dict[str, Any]]]
+    rewards: list[float]
+    version: int  # the policy version that sampled them
+    timings: dict[str, float]
+    stats: dict[str, float]
+
+
+def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool) -> Rollouts:
+    """Generate G completions for each prompt of ``step`` and score them. With dynamic sampling,
+    groups whose rewards are all equal (no learning signal) are replaced by groups of fresh prompts,
+    for at most ``algorithm.dynamic_sampling_rounds`` rounds."""
     from cluster.rollout_pool import Sampling
 
-    timings: dict[str, float] = {}
+    timings = {"time/generate": 0.0, "time/score": 0.0}
+    version = rollout.version
+
+    def sample(prompts: list[Prompt], seed: int) -> tuple[list, list[float]]:
+        t = time.perf_counter()
+        groups = rollout.generate([p.ids for p in prompts], Sampling.from_config(cfg.rollout, seed))
+        timings["time/generate"] += time.perf_counter() - t
+        t = time.perf_counter()
+        items = [p.reward_item(c["text"]) for p, group in zip(prompts, groups, strict=True) for c in group]
+        rewards = reward_pool.score(items)
+        timings["time/score"] += time.perf_counter() - t
+        G = cfg.rollout.group_size
+        return groups, [rewards[i : i + G] for i in range(0, len(rewards), G)]
+
+    prompts = feed.batch(step)
+    groups, rewards = sample(prompts, cfg.rollout.seed + step)
+    flat_first = sum(_flat(r) for r in rewards)
+    replaced = 0
+    alg = cfg.algorithm
+    for round_ in range(1, alg.dynamic_sampling_rounds + 1 if alg.dynamic_sampling else 1):
+        flat = [i for i, r in enumerate(rewards) if _flat(r)]
+        if not flat:
+            break
+        fresh = feed.extra(step, round_, len(flat))
+        new_groups, new_rewards = sample(fresh, cfg.rollout.seed + step + _ROUND_SEED_STRIDE * round_)
+        for i, prompt, group, reward in zip(flat, fresh, new_groups, new_rewards, strict=True):
+            prompts[i], groups[i], rewards[i] = prompt, group, reward
+        replaced += len(flat)
+    stats = {"frac_zero_std_groups_sampled": flat_first / len(prompts)}
+    if alg.dynamic_sampling:
+        stats["dynamic_sampling/replaced_groups"] = replaced
+    return Rollouts(prompts, groups, [x for r in rewards for x in r], version, timings, stats)
+
+
+_ROUND_SEED_STRIDE = 1_000_003
+
+
+def _flat(rewards: list[float]) -> bool:
+    return all(r == rewards[0] for r in rewards)
+
+
+def rl_step(
+    step: int, cfg: RunConfig, pipeline: RolloutPipeline, learners, weight_sync, rollout, reward_pool
+) -> dict[str, Any]:
+    """One EGPO step: take the step's scored rollouts, update the learner, push the new weights."""
     t0 = time.perf_counter()
-
-    prompts: list[Prompt] = feed.batch(step)
-    sampled_version = rollout.version
-    groups = rollout.generate(
-        [p.ids for p in prompts], Sampling.from_config(cfg.rollout, cfg.rollout.seed + step)
-    )
-    timings["time/generate"] = time.perf_counter() - t0
-
-    t = time.perf_counter()
-    items = [
-        prompt.reward_item(c["text"]) for prompt, group in zip(prompts, groups, strict=True) for c in group
-    ]
-    rewards = reward_pool.score(items)
-    timings["time/score"] = time.perf_counter() - t
-
-    completions = [c for group in groups for c in group]
+    rollouts = pipeline.take(step)
+    waited = time.perf_counter() - t0
+    staleness = (step - 1) - rollouts.version
+    if staleness > cfg.algorithm.max_staleness:  # the pipeline's invariant; never silently train on it
+        raise RuntimeError(
+            f"step {step}: rollouts of policy version {rollouts.version} are {staleness} versions old "
+            f"(algorithm.max_staleness={cfg.algorithm.max_staleness})"
+        )
+    prompts, completions = rollouts.prompts, [c for group in rollouts.groups for c in group]
     G = cfg.rollout.group_size
     batch = {
         "prompt_ids": [p.ids for p in prompts for _ in range(G)],
         "completion_ids": [c["token_ids"] for c in completions],
-        "rewards": rewards,
+        "rewards": rollouts.rewards,
         "group_size": G,
         "temperature": cfg.rollout.temperature,
         "sampler_logprobs": [c["logprobs"] for c in completions],
+        "staleness": staleness,
     }
     t = time.perf_counter()
     metrics = learners.train_step(batch)
     metrics["throughput/learner_tokens_per_s"] = metrics.pop("throughput/tokens_per_s", 0.0)
-    timings["time/train"] = time.perf_counter() - t
+    train_s = time.perf_counter() - t
 
     t = time.perf_counter()
-    weight_sync.push(version=step)
-    timings["time/weight_sync"] = time.perf_counter() - t
+    with pipeline.exclusive():
+        locked = time.perf_counter()
+        weight_sync.push(version=step)
+        sync_s = time.perf_counter() - locked
+    pipeline.pushed(step)
+    push_wait = locked - t
 
+    step_s = time.perf_counter() - t0
+    timings = {
+        **rollouts.timings,
+        "time/train": train_s,
+        "time/weight_sync": sync_s,
+        "time/step": step_s,
+    }
+    if pipeline.max_staleness == 0:  # generate and score ran inside take()
+        busy = timings["time/generate"] + timings["time/score"]
+    else:  # they overlapped training; the step only waited for what was not ready yet
+        timings["time/wait_rollouts"] = waited
+        timings["time/wait_workers"] = push_wait
+        busy = waited + push_wait
+    timings["time/overhead"] = step_s - busy - train_s - sync_s
+
+    rewards = rollouts.rewards
     lengths = [len(c["token_ids"]) for c in completions]
     tokens = sum(lengths) + sum(len(p) for p in batch["prompt_ids"])
-    timings["time/step"] = time.perf_counter() - t0
     metrics.update(timings)
+    metrics.update(rollouts.stats)
     metrics.update(
         {
             "reward/mean": sum(rewards) / len(rewards),
             "response_length/mean": sum(lengths) / len(lengths),
             "frac_truncated": sum(c["finish_reason"] == "length" for c in completions) / len(completions),
-            "throughput/tokens_per_s": tokens / timings["time/step"],
+            "throughput/tokens_per_s": tokens / step_s,
+            "throughput/completions_per_s": len(completions) / step_s,
             "pool/rollout_workers": rollout.size,
             **rollout.metrics(),
             "pool/reward_actors": reward_pool.size,
             "pool/learners": learners.world_size,
             "policy_version": step,
-            "policy/staleness": (step - 1) - sampled_version,
+            "policy/staleness": staleness,
             "data/batch_digest": batch_digest(prompts),
         }
-    )
-    metrics["time/overhead"] = timings["time/step"] - sum(
-        timings[k] for k in ("time/generate", "time/score", "time/train", "time/weight_sync")
     )
     return metrics
 
@@ -246,22 +316,30 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     total = cfg.train.steps
     last_eval = before
     progress = StepProgress(total, start_step, cfg.logging.verbose)
-    for step in range(start_step + 1, total + 1):
-        metrics = rl_step(step, cfg, feed, rollout, reward_pool, learners, weight_sync)
-        if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step != total:
-            last_eval = run_eval(step)
-            metrics.update(last_eval)
-        if step == total:
-            last_eval = run_eval(step)
-            metrics.update(last_eval)
-        metrics_log.log(step, metrics)
-        telemetry.record(step, metrics)
-        progress.step_done(step, metrics)
-        if step == total or (cfg.train.checkpoint_every and step % cfg.train.checkpoint_every == 0):
-            state = {"step": step, "eval_before": before, "rollout_workers": rollout.target}
-            path = run.save_checkpoint(learners, step, state)
-            if cfg.logging.verbose:
-                log(f"Checkpoint: {path}")
+    pipeline = RolloutPipeline(
+        lambda step: sample_and_score(step, cfg, feed, rollout, reward_pool),
+        first_step=start_step + 1,
+        last_step=total,
+        max_staleness=cfg.algorithm.max_staleness,
+        version=rollout.version,
+    )
+    try:
+        for step in range(start_step + 1, total + 1):
+            metrics = rl_step(step, cfg, pipeline, learners, weight_sync, rollout, reward_pool)
+            if step == total or (cfg.train.eval_every and step % cfg.train.eval_every == 0):
+                with pipeline.exclusive():
+                    last_eval = run_eval(step)
+                metrics.update(last_eval)
+            metrics_log.log(step, metrics)
+            telemetry.record(step, metrics)
+            progress.step_done(step, metrics)
+            if step == total or (cfg.train.checkpoint_every and step % cfg.train.checkpoint_every == 0):
+                state = {"step": step, "eval_before": before, "rollout_workers": rollout.target}
+                path = run.save_checkpoint(learners, step, state)
+                if cfg.logging.verbose:
+                    log(f"Checkpoint: {path}")
+    finally:
+        pipeline.close(wait=False)
 
     progress.close()
     report = {

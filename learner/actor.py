@@ -159,6 +159,7 @@ class Learner:
 
         # 1) recompute: old log-probs, entropies, reference log-probs (no grad)
         old_logp, ref_logp, entropy_sum, lp_gap_sum, lp_gap_n = [], [], 0.0, 0.0, 0
+        ref_is_policy = self.step == 0 and self.reference_is_source
         cot = torch.zeros(n)
         with torch.no_grad():
             for idx, mb in micro:
@@ -170,14 +171,15 @@ class Learner:
                     cot[idx] = cot_entropy(ent, span).cpu()
                     entropy_sum += float((ent * mb.mask).sum())
                 del logits
-                ref_logp.append(
-                    token_logprobs(self._logits(self.reference, mb), mb.targets, temperature)
-                    if self.reference is not None
-                    else None
-                )
+                if self.reference is None:
+                    ref_logp.append(None)
+                elif ref_is_policy:  # no update since the reference was loaded: same weights, same log-probs
+                    ref_logp.append(old_logp[-1])
+                else:
+                    ref_logp.append(token_logprobs(self._logits(self.reference, mb), mb.targets, temperature))
         is_weights: list[torch.Tensor | None] = [None] * len(micro)
+        stale, is_sum, is_capped = int(batch.get("staleness", 0)) > 0, 0.0, 0
         if sampler is not None:
-            stale = int(batch.get("staleness", 0)) > 0
             for k, (idx, mb) in enumerate(micro):
                 if not idx:
                     continue
@@ -186,6 +188,8 @@ class Learner:
                 lp_gap_n += int(mb.mask.sum())
                 if stale:  # asynchronous mode: the rollouts came from an older policy
                     is_weights[k] = truncated_is_weights(old_logp[k], sampled, cfg.is_cap)
+                    is_sum += float((is_weights[k] * mb.mask).sum())
+                    is_capped += int(((is_weights[k] >= cfg.is_cap) & mb.mask).sum())
         t_recompute = time.perf_counter() - t0
 
         # 2) advantages per group (Eq. 1, 4, 5)
@@ -194,6 +198,7 @@ class Learner:
         adv = egpo_advantages(r, cot.view(-1, group_size), cfg.entropy_coef, cfg.alpha, cfg.adv_eps).view(-1)
         local_tokens = sum(int(mb.mask.sum()) for _, mb in micro)
         local_seq_tokens = sum(len(p) + len(c) for p, c in zip(prompts, completions, strict=True))
+        local_padded = sum(mb.input_ids.numel() for idx, mb in micro if idx)
         global_tokens = self._all_reduce([local_tokens])[0]
         if global_tokens == 0:
             raise ValueError("train_step got no completion tokens on any rank")
@@ -249,6 +254,9 @@ class Learner:
             lp_gap_sum,
             lp_gap_n,
             local_seq_tokens,
+            local_padded,
+            is_sum,
+            is_capped,
         ]
         reduced = self._all_reduce(local)
         g = dict(zip(keys, reduced[:4], strict=True))
@@ -265,6 +273,9 @@ class Learner:
             gap_sum,
             gap_n,
             seq_tok,
+            padded_tok,
+            is_total,
+            is_capped_total,
         ) = reduced[4:]
         adv_mean = adv_sum / seqs
         elapsed = t_recompute + t_update
@@ -282,11 +293,16 @@ class Learner:
             "tokens": global_tokens,
             # prompt + completion tokens of the global batch per second of learner time (recompute + update)
             "throughput/tokens_per_s": seq_tok / elapsed if elapsed > 0 else 0.0,
+            # share of the forward passes' token slots that are padding (micro-batches are length-sorted)
+            "learner/padding_fraction": 1.0 - seq_tok / padded_tok if padded_tok else 0.0,
             "time/recompute": t_recompute,
             "time/update": t_update,
         }
         if gap_n > 0:
             metrics["logprob_diff/sampler_vs_learner"] = gap_sum / gap_n
+            if stale:  # the truncated importance-sampling correction was applied
+                metrics["is/weight_mean"] = is_total / gap_n
+                metrics["is/capped_fraction"] = is_capped_total / gap_n
         return metrics
 
     # -- supervised warm start --------------------------------------------------------------------

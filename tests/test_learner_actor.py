@@ -251,10 +251,14 @@ def test_zero_stage_1_ppo_epochs_and_truncated_importance_weights(ray_cluster, t
         halved = step(math.log(2), 1)
         assert halved["pg_loss"] == pytest.approx(0.5 * plain["pg_loss"], rel=1e-3)
         assert halved["logprob_diff/sampler_vs_learner"] == pytest.approx(math.log(2), rel=1e-4)
+        assert halved["is/weight_mean"] == pytest.approx(0.5, rel=1e-4)
+        assert halved["is/capped_fraction"] == 0.0
         capped = step(-math.log(4), 1)
         assert capped["pg_loss"] == pytest.approx(2.0 * plain["pg_loss"], rel=1e-3)
+        assert capped["is/weight_mean"] == pytest.approx(2.0) and capped["is/capped_fraction"] == 1.0
         not_stale = step(math.log(2), 0)  # synchronous mode: the gap is only logged
         assert not_stale["pg_loss"] == pytest.approx(plain["pg_loss"], rel=1e-3)
+        assert "is/weight_mean" not in not_stale and "is/weight_mean" not in plain
     finally:
         ray_cluster.kill(actor)
 

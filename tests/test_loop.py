@@ -83,3 +83,29 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     )
     assert records[3]["data/batch_digest"] == batch_digest(feed.batch(3))
     assert records[1]["data/batch_digest"] == batch_digest(feed.batch(1))
+
+
+@pytest.mark.slow
+def test_async_mode_with_dynamic_sampling(tmp_path):
+    """max_staleness=1: the next batch is sampled while the learner trains, one version behind at
+    most; each step records its staleness and, when stale, the importance-sampling correction."""
+    runs = tmp_path / "runs"
+    _train(
+        "train.steps=3",
+        *SMALL_RUN,
+        "train.checkpoint_every=0",
+        "algorithm.max_staleness=1",
+        "algorithm.dynamic_sampling=true",
+        f"logging.runs_dir={runs}",
+        "logging.run_name=async",
+    )
+    records = _metrics(runs / "async")[1:]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert [r["policy/staleness"] for r in records] == [0, 1, 1]  # step 1 waits for its batch
+    assert "is/weight_mean" not in records[0]
+    for record in records[1:]:
+        assert record.keys() >= REQUIRED_KEYS | {"time/wait_rollouts", "is/weight_mean", "is/capped_fraction"}
+        assert 0.0 < record["is/weight_mean"] <= 2.0
+    for record in records:
+        assert 0.0 <= record["frac_zero_std_groups"] <= record["frac_zero_std_groups_sampled"] <= 1.0
+        assert record["dynamic_sampling/replaced_groups"] >= 0
