@@ -228,7 +228,16 @@ class LearnerConfig(Section):
     )
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay. Default 0.")
     grad_clip: float = Field(1.0, gt=0, description="Max global gradient norm. Default 1.0.")
-    micro_batch_size: int = Field(8, ge=1, description="Sequences per forward/backward. Default 8.")
+    micro_batch_size: int = Field(
+        8,
+        ge=1,
+        description="Sequences per forward/backward (RL steps: whole groups, at least one). Default 8.",
+    )
+    share_prompt: bool = Field(
+        True,
+        description="Run each group's prompt once for its G completions (on its cached keys and "
+        "values) instead of G times; same loss and gradients. Default True.",
+    )
     backend: Literal["gloo", "nccl"] = Field(
         "gloo", description="torch.distributed backend: gloo on CPU, nccl on GPUs. Default gloo."
     )

@@ -26,6 +26,7 @@ def learner_settings(cfg: RunConfig) -> dict[str, Any]:
         weight_decay=lrn.weight_decay,
         grad_clip=lrn.grad_clip,
         micro_batch_size=lrn.micro_batch_size,
+        share_prompt=lrn.share_prompt,
         zero_stage=lrn.zero_stage,
         backend=lrn.backend,
         dtype=cfg.model.dtype,

@@ -27,6 +27,7 @@ import torch.distributed as dist
 
 from learner import batch as batching
 from learner import checkpoint as ckpt
+from learner.batch import GroupBatch, SequenceBatch
 from learner.egpo import (
     cot_entropy,
     egpo_advantages,
@@ -49,6 +50,8 @@ from learner.engine import (
 )
 from learner.policy import CompletionHead, full_state_dict, token_logprobs
 from learner.settings import LearnerSettings
+
+Batch = SequenceBatch | GroupBatch
 
 
 @ray.remote
@@ -115,24 +118,51 @@ class Learner:
             dist.all_reduce(t, op=op)
         return t.tolist()
 
-    def _micro_batches(self, prompts, completions) -> list[tuple[list[int], batching.SequenceBatch]]:
-        """Length-sorted micro-batches, the same number on every rank (an empty one is a masked dummy)."""
-        lengths = [len(p) + len(c) for p, c in zip(prompts, completions, strict=True)]
-        local = math.ceil(len(lengths) / self.cfg.micro_batch_size)
+    def _micro_batches(self, prompts, completions, group_size: int = 1) -> list[tuple[list[int], Batch]]:
+        """Length-sorted micro-batches, the same number on every rank (an empty one is a masked dummy).
+
+        With ``group_size`` G and group-major rows sharing their group's prompt (an RL batch), a
+        micro-batch holds whole groups (``micro_batch_size // G`` of them, at least one) and runs
+        each prompt once (:class:`learner.batch.GroupBatch`), unless ``share_prompt`` is off.
+        """
+        heads = batching.grouped_prompts(prompts, group_size) if self.cfg.share_prompt else None
+        grouped = self._all_reduce([heads is not None], dist.ReduceOp.MIN)[0] == 1  # all ranks alike
+        if not grouped:
+            lengths = [len(p) + len(c) for p, c in zip(prompts, completions, strict=True)]
+            per_micro = self.cfg.micro_batch_size
+        else:
+            lengths = [
+                len(head) + max(len(c) for c in completions[g * group_size : (g + 1) * group_size])
+                for g, head in enumerate(heads)
+            ]
+            per_micro = max(1, self.cfg.micro_batch_size // group_size)
+        local = math.ceil(len(lengths) / per_micro)
         num = int(self._all_reduce([local], dist.ReduceOp.MAX)[0])
         out = []
-        for idx in batching.plan_micro_batches(lengths, self.cfg.micro_batch_size, num):
-            rows = idx or [0]
-            mb = batching.collate(
-                [prompts[i] for i in rows], [completions[i] for i in rows], self.device, self.pad_id
-            )
-            if not idx:
+        for units in batching.plan_micro_batches(lengths, per_micro, num):
+            chosen = units or [0]
+            if grouped:
+                rows = [g * group_size + k for g in chosen for k in range(group_size)]
+                mb = batching.collate_groups(
+                    [heads[g] for g in chosen],
+                    [completions[i] for i in rows],
+                    group_size,
+                    self.device,
+                    self.pad_id,
+                )
+                idx = rows if units else []
+            else:
+                mb = batching.collate(
+                    [prompts[i] for i in chosen], [completions[i] for i in chosen], self.device, self.pad_id
+                )
+                idx = units
+            if not units:
                 mb.mask.zero_()
             out.append((idx, mb))
         return out
 
-    def _logits(self, head, mb: batching.SequenceBatch) -> torch.Tensor:
-        return head(mb.input_ids, mb.positions)
+    def _logits(self, head, mb: Batch) -> torch.Tensor:
+        return head(**mb.model_inputs())
 
     def _optimizer_step(self) -> float:
         """Step the engine after the boundary backward; return the global grad norm (before clipping)."""
@@ -155,7 +185,7 @@ class Learner:
         _check_rl_batch(prompts, completions, rewards, group_size, sampler)
         cfg, n = self.cfg, len(prompts)
         t0 = time.perf_counter()
-        micro = self._micro_batches(prompts, completions)
+        micro = self._micro_batches(prompts, completions, group_size)
 
         # 1) recompute: old log-probs, entropies, reference log-probs (no grad)
         old_logp, ref_logp, entropy_sum, lp_gap_sum, lp_gap_n = [], [], 0.0, 0.0, 0
@@ -198,7 +228,8 @@ class Learner:
         adv = egpo_advantages(r, cot.view(-1, group_size), cfg.entropy_coef, cfg.alpha, cfg.adv_eps).view(-1)
         local_tokens = sum(int(mb.mask.sum()) for _, mb in micro)
         local_seq_tokens = sum(len(p) + len(c) for p, c in zip(prompts, completions, strict=True))
-        local_padded = sum(mb.input_ids.numel() for idx, mb in micro if idx)
+        local_real = sum(mb.num_tokens for idx, mb in micro if idx)
+        local_slots = sum(mb.num_slots for idx, mb in micro if idx)
         global_tokens = self._all_reduce([local_tokens])[0]
         if global_tokens == 0:
             raise ValueError("train_step got no completion tokens on any rank")
@@ -254,7 +285,8 @@ class Learner:
             lp_gap_sum,
             lp_gap_n,
             local_seq_tokens,
-            local_padded,
+            local_real,
+            local_slots,
             is_sum,
             is_capped,
         ]
@@ -273,7 +305,8 @@ class Learner:
             gap_sum,
             gap_n,
             seq_tok,
-            padded_tok,
+            real_tok,
+            slot_tok,
             is_total,
             is_capped_total,
         ) = reduced[4:]
@@ -294,7 +327,7 @@ class Learner:
             # prompt + completion tokens of the global batch per second of learner time (recompute + update)
             "throughput/tokens_per_s": seq_tok / elapsed if elapsed > 0 else 0.0,
             # share of the forward passes' token slots that are padding (micro-batches are length-sorted)
-            "learner/padding_fraction": 1.0 - seq_tok / padded_tok if padded_tok else 0.0,
+            "learner/padding_fraction": 1.0 - real_tok / slot_tok if slot_tok else 0.0,
             "time/recompute": t_recompute,
             "time/update": t_update,
         }

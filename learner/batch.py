@@ -5,6 +5,11 @@ micro-batches, and each micro-batch is padded only to its own longest sequence; 
 projection runs on completion positions only (see :mod:`learner.policy`). Full padding-free
 packing would need a varlen attention kernel (flash-attention), which the CPU build lacks; sorting
 already removes most of the padding when lengths vary.
+
+The G completions of a group share one prompt, and function-calling prompts (system prompt plus
+tool schemas) are far longer than the completions. A :class:`GroupBatch` therefore holds each
+prompt once: the policy runs the prompt once, then the G completions on its cached keys and values
+(:mod:`learner.policy`), instead of the same prompt G times.
 """
 
 from __future__ import annotations
@@ -29,6 +34,42 @@ class SequenceBatch:
     def num_tokens(self) -> int:
         """Prompt + completion tokens (no padding) in this micro-batch."""
         return int(self.mask.sum()) + int((self.positions[:, 0] + 1).sum())
+
+    @property
+    def num_slots(self) -> int:
+        """Token positions the forward pass computes, padding included."""
+        return self.input_ids.numel()
+
+    def model_inputs(self) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.input_ids, "positions": self.positions}
+
+
+@dataclass
+class GroupBatch:
+    """Whole groups: each distinct prompt once, then its G completions (row ``g * G + k`` is
+    completion ``k`` of prompt ``g``). ``targets`` and ``mask`` mean what they mean in
+    :class:`SequenceBatch`, so the loss code takes either."""
+
+    prompt_ids: torch.Tensor  # [N, P] right-padded
+    prompt_lengths: torch.Tensor  # [N]
+    targets: torch.Tensor  # [N * G, C] completion ids, right-padded
+    mask: torch.Tensor  # [N * G, C] bool
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.prompt_lengths.sum()) + int(self.mask.sum())
+
+    @property
+    def num_slots(self) -> int:
+        return self.prompt_ids.numel() + self.targets.numel()
+
+    def model_inputs(self) -> dict[str, torch.Tensor]:
+        return {
+            "input_ids": self.prompt_ids,
+            "prompt_lengths": self.prompt_lengths,
+            "completion_ids": self.targets,
+            "completion_mask": self.mask,
+        }
 
 
 def collate(
@@ -60,6 +101,48 @@ def collate(
         positions[b] = (len(p) - 1 + torch.arange(comp_len)).clamp(max=seq_len - 1)
         mask[b, : len(c)] = True
     return SequenceBatch(input_ids.to(device), positions.to(device), targets.to(device), mask.to(device))
+
+
+def collate_groups(
+    prompts: list[list[int]],
+    completions: list[list[int]],
+    group_size: int,
+    device: torch.device | str = "cpu",
+    pad_id: int = 0,
+) -> GroupBatch:
+    """A :class:`GroupBatch` of ``len(prompts)`` groups; ``completions`` is group-major."""
+    if not prompts or len(completions) != len(prompts) * group_size:
+        raise ValueError(
+            f"need {group_size} completions for each of {len(prompts)} prompts (> 0), got {len(completions)}"
+        )
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError(
+            "every prompt needs at least one token (the first completion token is predicted from it)"
+        )
+    prompt_ids = _pad([list(p) for p in prompts], pad_id)
+    targets = _pad([list(c) for c in completions], pad_id, min_width=1)
+    mask = _pad([[1] * len(c) for c in completions], 0, min_width=1).bool()
+    lengths = torch.tensor([len(p) for p in prompts], dtype=torch.long)
+    return GroupBatch(prompt_ids.to(device), lengths.to(device), targets.to(device), mask.to(device))
+
+
+def _pad(rows: list[list[int]], value: int, min_width: int = 0) -> torch.Tensor:
+    out = torch.full((len(rows), max(min_width, max(len(r) for r in rows))), value, dtype=torch.long)
+    for b, row in enumerate(rows):
+        out[b, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out
+
+
+def grouped_prompts(prompts: list[list[int]], group_size: int) -> list[list[int]] | None:
+    """The distinct prompt of each group when ``prompts`` is group-major (every group of
+    ``group_size`` rows repeats one prompt); None otherwise."""
+    if group_size < 2 or len(prompts) % group_size:
+        return None
+    heads = prompts[::group_size]
+    for g, head in enumerate(heads):
+        if any(prompts[g * group_size + k] != head for k in range(1, group_size)):
+            return None
+    return heads
 
 
 def plan_micro_batches(

@@ -4,7 +4,8 @@ Prompts (system prompt + tool docs) are long and completions short, so the vocab
 runs only at the positions that predict completion tokens: the decoder runs on the full
 (right-padded) sequence, its hidden states are gathered at those positions, and only they go
 through the LM head. With right padding and causal attention, padding never influences a real
-token, so no attention mask is needed. This assumes a plain linear head (Qwen2/3, Llama, SmolLM2);
+token, so no attention mask is needed. Groups of completions sharing a prompt run the prompt once
+(:meth:`CompletionHead._groups`). This assumes a plain linear head (Qwen2/3, Llama, SmolLM2);
 models that post-process logits (e.g. Gemma's soft-capping) are rejected.
 """
 
@@ -32,10 +33,52 @@ class CompletionHead(nn.Module):
             )
         self.lm = lm
 
-    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """``input_ids`` ``[B, L]`` (right-padded), ``positions`` ``[B, C]`` -> logits ``[B, C, V]``."""
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        prompt_lengths: torch.Tensor | None = None,
+        completion_ids: torch.Tensor | None = None,
+        completion_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits of the tokens that predict each completion token, ``[B, C, V]``.
+
+        Sequences (:class:`learner.batch.SequenceBatch`): ``input_ids`` ``[B, L]`` prompt +
+        completion, right-padded, and ``positions`` ``[B, C]``. Groups
+        (:class:`learner.batch.GroupBatch`): ``input_ids`` ``[N, P]`` holds each prompt once, with
+        ``prompt_lengths``, and ``completion_ids`` / ``completion_mask`` ``[N * G, C]`` its G
+        completions; see :meth:`_groups`.
+        """
+        if completion_ids is not None:
+            return self._groups(input_ids, prompt_lengths, completion_ids, completion_mask)
         hidden = self.lm.get_decoder()(input_ids=input_ids, use_cache=False).last_hidden_state
         picked = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+        return self.lm.get_output_embeddings()(picked)
+
+    def _groups(self, prompt_ids, prompt_lengths, completion_ids, completion_mask) -> torch.Tensor:
+        """Each prompt runs once; its keys and values (still in the autograd graph) are repeated for
+        its G completions, which run on top of them at positions ``len(prompt) + j``. Completion
+        token 0 is predicted by the prompt's last hidden state, token j by completion token j - 1.
+        Same logits and gradients as running every prompt + completion in full (tested), with the
+        prompt's share of the work divided by G."""
+        decoder = self.lm.get_decoder()
+        num_prompts, width = prompt_ids.shape
+        group = completion_ids.size(0) // num_prompts
+        out = decoder(input_ids=prompt_ids, use_cache=True)
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(group)
+        rows = torch.arange(num_prompts, device=prompt_ids.device).repeat_interleave(group)
+        last = out.last_hidden_state[torch.arange(num_prompts, device=prompt_ids.device), prompt_lengths - 1]
+        prompt_mask = torch.arange(width, device=prompt_ids.device).unsqueeze(0) < prompt_lengths.unsqueeze(1)
+        length = completion_ids.size(1)
+        hidden = decoder(
+            input_ids=completion_ids,
+            past_key_values=cache,
+            position_ids=prompt_lengths[rows].unsqueeze(1) + torch.arange(length, device=prompt_ids.device),
+            attention_mask=torch.cat([prompt_mask[rows], completion_mask.bool()], dim=1).long(),
+            use_cache=True,
+        ).last_hidden_state
+        picked = torch.cat([last[rows].unsqueeze(1), hidden[:, : length - 1]], dim=1)
         return self.lm.get_output_embeddings()(picked)
 
 

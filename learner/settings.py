@@ -22,6 +22,7 @@ class LearnerSettings:
     zero_stage: int = 0
     backend: str = "gloo"  # gloo (CPU) | nccl (GPU)
     dtype: str = "float32"  # float32 | bfloat16 (GPU only)
+    share_prompt: bool = True  # run a group's prompt once for its G completions
     # algorithm.*
     entropy_coef: float = 0.4  # lambda of Eq. 5
     alpha: float = 2.0

@@ -49,6 +49,7 @@ class RewardPool:
     ``category`` and returns one float per item, in order. ``chunk_size`` bounds the items per
     remote call (default: the batch split evenly over the actors). Actors are named
     ``f"{name_prefix}-{i}"`` when ``name_prefix`` is given. Needs ``ray.init`` done by the caller.
+    Raises :class:`RewardPoolError` when the cluster cannot start the actors within ``start_timeout_s``.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class RewardPool:
         max_restarts: int = 3,
         name_prefix: str | None = None,
         chunk_size: int | None = None,
+        start_timeout_s: float = 120.0,
     ) -> None:
         if num_actors < 1:
             raise ValueError(f"reward pool num_actors must be >= 1, got {num_actors}")
@@ -83,7 +85,14 @@ class RewardPool:
         try:
             for index in range(num_actors):
                 self._actors.append(self._start_actor(index))
-            ray.get([actor.ping.remote() for actor in self._actors])
+            try:
+                ray.get([actor.ping.remote() for actor in self._actors], timeout=start_timeout_s)
+            except ray.exceptions.GetTimeoutError:
+                raise RewardPoolError(
+                    f"the reward pool's {num_actors} actor(s) of {cpus_per_actor} CPU each did not start "
+                    f"within {start_timeout_s:.0f} s; the cluster has {ray.available_resources().get('CPU', 0)} "
+                    "CPU free: lower reward.cpus_per_actor or the other actors' CPUs, or add nodes"
+                ) from None
         except BaseException:
             self.shutdown()  # no half-built pool left holding CPUs or names
             raise

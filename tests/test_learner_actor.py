@@ -284,3 +284,26 @@ def test_broadcast_weights_over_the_weight_sync_group(ray_cluster, fresh_learner
             assert torch.equal(tensor, expected[name]), name
     finally:
         group.close()
+
+
+def test_sharing_the_prompt_changes_no_number(ray_cluster, tiny_model_dir, rl_batch):
+    """learner.share_prompt (each group's prompt run once) trains exactly like full rows."""
+    shared, full = make_learners(tiny_model_dir, lr=1e-2, share_prompt=True)[0], None
+    try:
+        (full,) = make_learners(tiny_model_dir, lr=1e-2, share_prompt=False)
+        a, b = ray_cluster.get([shared.train_step.remote(rl_batch), full.train_step.remote(rl_batch)])
+        for key in ("loss", "pg_loss", "kl", "grad_norm", "entropy/cot", "entropy/token", "adv/mean"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
+        assert a["tokens"] == b["tokens"]
+        after = ray_cluster.get(
+            [
+                learner.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"])
+                for learner in (shared, full)
+            ]
+        )
+        for x, y in zip(*after, strict=True):
+            assert x == pytest.approx(y, abs=1e-4)
+    finally:
+        for learner in (shared, full):
+            if learner is not None:
+                ray_cluster.kill(learner)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from learner.batch import collate, pad_values, plan_micro_batches
+from learner.batch import collate, collate_groups, grouped_prompts, pad_values, plan_micro_batches
 from learner.engine import deepspeed_config, lr_at
 from learner.settings import LearnerSettings
 
@@ -88,3 +88,50 @@ def test_settings_reject_unknown_names_and_bad_values():
 def test_masked_dummy_batch_shape():
     mb = collate([[1, 2]], [[3]])
     assert mb.mask.dtype == torch.bool and mb.targets.shape == (1, 1)
+
+
+def test_group_batches_hold_each_prompt_once():
+    mb = collate_groups([[11, 12, 13], [21]], [[31], [32, 33], [41, 42, 43], []], group_size=2)
+    assert mb.prompt_ids.tolist() == [[11, 12, 13], [21, 0, 0]]
+    assert mb.prompt_lengths.tolist() == [3, 1]
+    assert mb.targets.tolist() == [[31, 0, 0], [32, 33, 0], [41, 42, 43], [0, 0, 0]]
+    assert mb.mask.int().tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1], [0, 0, 0]]
+    assert mb.num_tokens == 4 + 6 and mb.num_slots == 6 + 12
+    with pytest.raises(ValueError, match="2 completions for each of 2 prompts"):
+        collate_groups([[1], [2]], [[3]], group_size=2)
+
+
+def test_grouped_prompts_recognises_group_major_batches_only():
+    assert grouped_prompts([[1, 2], [1, 2], [3], [3]], 2) == [[1, 2], [3]]
+    assert grouped_prompts([[1, 2], [3], [3], [1, 2]], 2) is None  # not group-major
+    assert grouped_prompts([[1], [1], [1]], 2) is None  # not whole groups
+    assert grouped_prompts([[1], [2]], 1) is None
+
+
+def test_a_shared_prompt_gives_the_same_logits_and_gradients_as_full_sequences(tiny_model_dir):
+    """CompletionHead runs a group's prompt once and its completions on the cached keys and values:
+    same log-probs and gradients as the prompt + completion rows run in full."""
+    from transformers import AutoModelForCausalLM
+
+    from learner.policy import CompletionHead, token_logprobs
+
+    torch.manual_seed(0)
+    lm = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    head = CompletionHead(lm)
+    vocab = lm.config.vocab_size
+    prompts = [torch.randint(10, vocab, (n,)).tolist() for n in (37, 21)]
+    completions = [torch.randint(10, vocab, (n,)).tolist() for n in (5, 9, 1, 12, 7, 3)]
+    rows = [prompts[i // 3] for i in range(6)]
+
+    def logp_and_grads(mb):
+        lm.zero_grad()
+        logp = token_logprobs(head(**mb.model_inputs()), mb.targets, temperature=0.7)
+        (logp * mb.mask).sum().backward()
+        return logp * mb.mask, [p.grad.clone() for p in lm.parameters()]
+
+    full, full_grads = logp_and_grads(collate(rows, completions))
+    shared, shared_grads = logp_and_grads(collate_groups(prompts, completions, group_size=3))
+    width = min(full.size(1), shared.size(1))
+    assert torch.allclose(full[:, :width], shared[:, :width], atol=1e-5)
+    for a, b in zip(full_grads, shared_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)

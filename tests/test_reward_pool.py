@@ -124,3 +124,8 @@ def test_pool_scores_hermes_answers(ray_cluster):
         assert pool.score(items) == [1.0, 0.0]
     finally:
         pool.shutdown()
+
+
+def test_a_pool_the_cluster_cannot_place_fails_with_a_clear_message(ray_cluster):
+    with pytest.raises(RewardPoolError, match="did not start within 2 s.*lower reward.cpus_per_actor"):
+        RewardPool(num_actors=1, cpus_per_actor=64, start_timeout_s=2)

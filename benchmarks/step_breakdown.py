@@ -1,0 +1,222 @@
+"""Where an RL step's time goes: generate, score, learner recompute, update, weight sync, overhead.
+
+Runs ``launch.py train`` for a config twice, interleaved (sync, async, sync, async ... for
+``--rounds``): synchronously (``algorithm.max_staleness=0``) and asynchronously
+(``max_staleness=1``: the next batch is sampled while the learner trains). Rollout worker and
+learner each get one of the machine's Ray CPUs, so in async mode they run side by side.
+
+Per mode it prints the mean time per step (steps 1-2 dropped as warm-up) split into:
+- generate, score: the rollout pool and the reward pool (in async mode they overlap training);
+- recompute, update: the learner's no-grad pass (old log-probs, entropies) and its optimizer step;
+- weight sync: the broadcast of the new weights to every rollout worker;
+- overhead: everything else on the step's critical path (Ray calls, batching, the learner call's
+  transfer, waiting for the rollout workers). Goal: at most 5% of the step.
+Plus tokens/s and completions/s, and for async mode the step time over max(generate + score,
+train) (goal: within 1.2x). Weight sync is set against a raw in-memory copy of the same bytes
+(``torch`` ``copy_`` of one flat buffer, best of 20): the physical floor on one machine.
+
+    .venv/bin/python benchmarks/step_breakdown.py                 # the tiny default config
+    .venv/bin/python benchmarks/step_breakdown.py --preset tiny --set model.tiny_hidden_size=256 \
+        --set model.tiny_num_layers=4 --steps 8
+
+Figures go to benchmarks/results/step_breakdown.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULT_PATH = REPO_ROOT / "benchmarks" / "results" / "step_breakdown.json"
+MODES = {"sync": ["algorithm.max_staleness=0"], "async": ["algorithm.max_staleness=1"]}
+# One Ray CPU each for the rollout worker and the learner; nothing but timing in the run.
+PLACEMENT = [
+    "cluster.num_cpus=2",
+    "rollout.num_workers=1",
+    "rollout.cpus_per_worker=0.9",
+    "learner.cpus_per_learner=1",
+    "reward.cpus_per_actor=0.1",
+]
+QUIET = ["train.eval_every=0", "train.eval_limit=1", "train.checkpoint_every=0", "logging.tensorboard=false"]
+PARTS = ["generate", "score", "recompute", "update", "weight_sync", "overhead"]
+WARMUP_STEPS = 2
+
+
+def run_train(overrides: list[str], runs_dir: Path, name: str, timeout_s: float) -> tuple[list[dict], float]:
+    """Run ``launch.py train`` with ``overrides``; returns the per-step metrics and the wall time."""
+    command = [
+        sys.executable,
+        "launch.py",
+        "train",
+        *overrides,
+        f"logging.runs_dir={runs_dir}",
+        f"logging.run_name={name}",
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr)[-4000:]
+        raise SystemExit(f"step_breakdown: {' '.join(command[1:])} failed (exit {result.returncode}):\n{tail}")
+    lines = (runs_dir / name / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    return [r for r in records if r["step"] > 0], wall
+
+
+def breakdown(records: list[dict], async_mode: bool) -> dict[str, float]:
+    """Mean seconds per step of each part, over the steps after the warm-up."""
+    steady = [r for r in records if r["step"] > WARMUP_STEPS] or records
+    mean = {key: statistics.fmean(r.get(key, 0.0) for r in steady) for key in _KEYS}
+    step = mean["time/step"]
+    train_rest = mean["time/train"] - mean["time/recompute"] - mean["time/update"]
+    parts = {
+        "recompute": mean["time/recompute"],
+        "update": mean["time/update"],
+        "weight_sync": mean["time/weight_sync"],
+    }
+    if async_mode:  # generate and score ran beside training; only waiting for them is on the path
+        parts["generate"] = parts["score"] = 0.0
+        on_path = sum(parts.values())
+    else:
+        parts["generate"], parts["score"] = mean["time/generate"], mean["time/score"]
+        on_path = sum(parts.values())
+    parts["overhead"] = step - on_path  # includes train_rest and, in async mode, waiting
+    out = {
+        "steps_measured": len(steady),
+        "step_s": step,
+        **{f"{k}_s": v for k, v in parts.items()},
+        "overhead_share": parts["overhead"] / step,
+        "train_call_rest_s": train_rest,
+        "generate_total_s": mean["time/generate"],
+        "score_total_s": mean["time/score"],
+        "train_total_s": mean["time/train"],
+        "tokens_per_s": mean["throughput/tokens_per_s"],
+        "completions_per_s": mean["throughput/completions_per_s"],
+    }
+    if async_mode:
+        out["wait_rollouts_s"] = mean["time/wait_rollouts"]
+        out["wait_workers_s"] = mean["time/wait_workers"]
+        bound = max(mean["time/generate"] + mean["time/score"], mean["time/train"])
+        out["step_over_max_generate_train"] = step / bound
+    return out
+
+
+_KEYS = [
+    "time/step",
+    "time/generate",
+    "time/score",
+    "time/train",
+    "time/recompute",
+    "time/update",
+    "time/weight_sync",
+    "time/wait_rollouts",
+    "time/wait_workers",
+    "throughput/tokens_per_s",
+    "throughput/completions_per_s",
+]
+
+
+def raw_copy_seconds(num_bytes: int, repeats: int = 20) -> float:
+    """Best time of one in-memory copy of ``num_bytes`` (what moving the weights costs at the least)."""
+    import torch
+
+    src = torch.empty(num_bytes // 4, dtype=torch.float32).uniform_()
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def model_bytes(run_dir: Path) -> int:
+    """Bytes of the weights a push moves (the final checkpoint's safetensors)."""
+    files = list((run_dir / "checkpoints").glob("step-*/*.safetensors"))
+    latest = max((f.parent for f in files), key=lambda p: p.name)
+    return sum(f.stat().st_size for f in latest.glob("*.safetensors"))
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    print(f"\n{'mode':<6} {'step s':>7} " + " ".join(f"{p:>11}" for p in PARTS) + f" {'tok/s':>8} {'compl/s':>8}")
+    for mode, r in results.items():
+        cells = " ".join(f"{r[p + '_s']:>6.3f} {100 * r[p + '_s'] / r['step_s']:>3.0f}%" for p in PARTS)
+        print(f"{mode:<6} {r['step_s']:>7.3f} {cells} {r['tokens_per_s']:>8.0f} {r['completions_per_s']:>8.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="tiny", help="config preset (configs/<name>.yaml). Default tiny.")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--steps", type=int, default=8, help="RL steps per run (first 2 dropped). Default 8.")
+    parser.add_argument("--rounds", type=int, default=1, help="sync/async pairs, interleaved. Default 1.")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per run. Default 1800.")
+    parser.add_argument("--out", type=Path, default=RESULT_PATH)
+    args = parser.parse_args()
+    if args.steps <= WARMUP_STEPS:
+        parser.error(f"--steps must be > {WARMUP_STEPS} (the first {WARMUP_STEPS} are warm-up)")
+
+    base = [f"--config={args.preset}", *PLACEMENT, *QUIET, f"train.steps={args.steps}", *args.set]
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+    with tempfile.TemporaryDirectory(prefix="step-breakdown-") as tmp:
+        for round_ in range(1, args.rounds + 1):
+            for mode, extra in MODES.items():
+                name = f"{mode}-{round_}"
+                print(f"[{name}] launch.py train {' '.join(base[1:] + extra)}", flush=True)
+                records, wall = run_train([*base, *extra], Path(tmp), name, args.timeout)
+                result = breakdown(records, async_mode=mode == "async")
+                result["wall_s"] = wall
+                runs[mode].append(result)
+                print(f"[{name}] {result['step_s']:.3f} s/step, overhead {100 * result['overhead_share']:.1f}%")
+        weight_bytes = model_bytes(Path(tmp) / f"sync-{args.rounds}")
+    copy_s = raw_copy_seconds(weight_bytes)
+
+    # The round with the median step time stands for each mode.
+    results = {mode: sorted(rs, key=lambda r: r["step_s"])[len(rs) // 2] for mode, rs in runs.items()}
+    print_table(results)
+    sync, async_ = results["sync"], results["async"]
+    sync_s = statistics.fmean([sync["weight_sync_s"], async_["weight_sync_s"]])
+    summary = {
+        "async_speedup": sync["step_s"] / async_["step_s"],
+        "async_step_over_max_generate_train": async_["step_over_max_generate_train"],
+        "weight_bytes": weight_bytes,
+        "weight_sync_s": sync_s,
+        "raw_copy_s": copy_s,
+        "weight_sync_over_raw_copy": sync_s / copy_s,
+    }
+    print(
+        f"\nasync vs sync: {summary['async_speedup']:.2f}x faster per step; async step = "
+        f"{summary['async_step_over_max_generate_train']:.2f}x max(generate + score, train) (goal <= 1.2)\n"
+        f"overhead: sync {100 * sync['overhead_share']:.1f}%, async {100 * async_['overhead_share']:.1f}% "
+        f"of the step (goal <= 5%)\n"
+        f"weight sync: {1000 * sync_s:.1f} ms for {weight_bytes / 1e6:.2f} MB; a raw copy of the same bytes "
+        f"takes {1000 * copy_s:.3f} ms ({summary['weight_sync_over_raw_copy']:.0f}x)"
+    )
+    report = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "preset": args.preset,
+        "overrides": base[1:],
+        "steps": args.steps,
+        "warmup_steps_dropped": WARMUP_STEPS,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "results": results,
+        "rounds": runs,
+        "summary": summary,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"Figures written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
