@@ -13,7 +13,7 @@ Per mode it prints the mean time per step (steps 1-2 dropped as warm-up) split i
   transfer, waiting for the rollout workers). Goal: at most 5% of the step.
 Plus tokens/s and completions/s, and for async mode the step time over max(generate + score,
 train) (goal: within 1.2x). Weight sync is set against a raw in-memory copy of the same bytes
-(``torch`` ``copy_`` of one flat buffer, best of 20): the physical floor on one machine.
+(``torch`` ``copy_`` of one flat buffer, best of 50): the physical floor on one machine.
 
     .venv/bin/python benchmarks/step_breakdown.py                 # the tiny default config
     .venv/bin/python benchmarks/step_breakdown.py --preset tiny --set model.tiny_hidden_size=256 \
@@ -128,12 +128,12 @@ _KEYS = [
 ]
 
 
-def raw_copy_seconds(num_bytes: int, repeats: int = 20) -> float:
+def raw_copy_seconds(num_bytes: int, repeats: int = 50) -> float:
     """Best time of one in-memory copy of ``num_bytes`` (what moving the weights costs at the least)."""
     import torch
 
     src = torch.empty(num_bytes // 4, dtype=torch.float32).uniform_()
-    dst = torch.empty_like(src)
+    dst = torch.zeros_like(src)  # pages touched: the copy is timed, not the first-touch faults
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
