@@ -238,6 +238,12 @@ class LearnerConfig(Section):
         description="Run each group's prompt once for its G completions (on its cached keys and "
         "values) instead of G times; same loss and gradients. Default True.",
     )
+    single_pass: bool = Field(
+        True,
+        description="Synchronous, one PPO epoch: take pi_old's log-probs and the CoT entropies from the "
+        "update's own forward pass (detached) instead of a separate no-grad pass; same loss and "
+        "gradients. Default True.",
+    )
     backend: Literal["gloo", "nccl"] = Field(
         "gloo", description="torch.distributed backend: gloo on CPU, nccl on GPUs. Default gloo."
     )

@@ -27,6 +27,7 @@ def learner_settings(cfg: RunConfig) -> dict[str, Any]:
         grad_clip=lrn.grad_clip,
         micro_batch_size=lrn.micro_batch_size,
         share_prompt=lrn.share_prompt,
+        single_pass=lrn.single_pass,
         zero_stage=lrn.zero_stage,
         backend=lrn.backend,
         dtype=cfg.model.dtype,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import ray
@@ -52,6 +53,17 @@ from learner.policy import CompletionHead, full_state_dict, token_logprobs
 from learner.settings import LearnerSettings
 
 Batch = SequenceBatch | GroupBatch
+
+
+@dataclass
+class _Stats:
+    """Sums gathered while a step's batch is observed (all-reduced into the step's metrics)."""
+
+    entropy_sum: float = 0.0
+    gap_sum: float = 0.0  # |sampler log-prob - learner log-prob| over completion tokens
+    gap_n: int = 0
+    is_sum: float = 0.0
+    is_capped: int = 0
 
 
 @ray.remote
@@ -164,6 +176,21 @@ class Learner:
     def _logits(self, head, mb: Batch) -> torch.Tensor:
         return head(**mb.model_inputs())
 
+    def _observe(self, logits, mb: Batch, idx, temperature, cot, stats: _Stats, sampler) -> torch.Tensor:
+        """From the policy's logits (no grad): the old log-probs (returned), token entropies, the CoT
+        entropy of each real row (into ``cot``) and the sampler-vs-learner log-prob gap (into ``stats``)."""
+        logp = token_logprobs(logits, mb.targets, temperature)
+        if idx:
+            ent = token_entropy(logits, temperature)
+            span = think_span_mask(mb.targets, self.think_open, self.think_close, pad_mask=mb.mask)
+            cot[idx] = cot_entropy(ent, span).cpu()
+            stats.entropy_sum += float((ent * mb.mask).sum())
+            if sampler is not None:
+                sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
+                stats.gap_sum += float(((sampled - logp).abs() * mb.mask).sum())
+                stats.gap_n += int(mb.mask.sum())
+        return logp
+
     def _optimizer_step(self) -> float:
         """Step the engine after the boundary backward; return the global grad norm (before clipping)."""
         own_norm = None
@@ -187,45 +214,48 @@ class Learner:
         t0 = time.perf_counter()
         micro = self._micro_batches(prompts, completions, group_size)
 
-        # 1) recompute: old log-probs, entropies, reference log-probs (no grad)
-        old_logp, ref_logp, entropy_sum, lp_gap_sum, lp_gap_n = [], [], 0.0, 0.0, 0
+        # 1) recompute: old log-probs, entropies, reference log-probs (no grad). On-policy with one
+        # epoch (synchronous mode), pi_old is the policy about to be updated: its log-probs and
+        # entropies come from the update's own forward pass (detached), and only the reference runs here.
+        stale = int(batch.get("staleness", 0)) > 0
+        single_pass = cfg.single_pass and cfg.ppo_epochs == 1 and not stale
         ref_is_policy = self.step == 0 and self.reference_is_source
+        old_logp: list[torch.Tensor | None] = [None] * len(micro)
+        ref_logp: list[torch.Tensor | None] = [None] * len(micro)
+        stats = _Stats()
         cot = torch.zeros(n)
         with torch.no_grad():
-            for idx, mb in micro:
-                logits = self._logits(self.engine, mb)
-                old_logp.append(token_logprobs(logits, mb.targets, temperature))
-                ent = token_entropy(logits, temperature)
-                if idx:
-                    span = think_span_mask(mb.targets, self.think_open, self.think_close, pad_mask=mb.mask)
-                    cot[idx] = cot_entropy(ent, span).cpu()
-                    entropy_sum += float((ent * mb.mask).sum())
-                del logits
-                if self.reference is None:
-                    ref_logp.append(None)
-                elif ref_is_policy:  # no update since the reference was loaded: same weights, same log-probs
-                    ref_logp.append(old_logp[-1])
-                else:
-                    ref_logp.append(token_logprobs(self._logits(self.reference, mb), mb.targets, temperature))
-        is_weights: list[torch.Tensor | None] = [None] * len(micro)
-        stale, is_sum, is_capped = int(batch.get("staleness", 0)) > 0, 0.0, 0
-        if sampler is not None:
             for k, (idx, mb) in enumerate(micro):
-                if not idx:
-                    continue
-                sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
-                lp_gap_sum += float(((sampled - old_logp[k]).abs() * mb.mask).sum())
-                lp_gap_n += int(mb.mask.sum())
-                if stale:  # asynchronous mode: the rollouts came from an older policy
+                if not single_pass:
+                    logits = self._logits(self.engine, mb)
+                    old_logp[k] = self._observe(logits, mb, idx, temperature, cot, stats, sampler)
+                    del logits
+                if self.reference is not None and not ref_is_policy:
+                    ref_logp[k] = token_logprobs(self._logits(self.reference, mb), mb.targets, temperature)
+                elif self.reference is not None and not single_pass:
+                    ref_logp[k] = old_logp[k]  # no update since the reference was loaded: same weights
+        is_weights: list[torch.Tensor | None] = [None] * len(micro)
+        if stale and sampler is not None:  # asynchronous mode: the rollouts came from an older policy
+            for k, (idx, mb) in enumerate(micro):
+                if idx:
+                    sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(
+                        self.device
+                    )
                     is_weights[k] = truncated_is_weights(old_logp[k], sampled, cfg.is_cap)
-                    is_sum += float((is_weights[k] * mb.mask).sum())
-                    is_capped += int(((is_weights[k] >= cfg.is_cap) & mb.mask).sum())
+                    stats.is_sum += float((is_weights[k] * mb.mask).sum())
+                    stats.is_capped += int(((is_weights[k] >= cfg.is_cap) & mb.mask).sum())
         t_recompute = time.perf_counter() - t0
 
-        # 2) advantages per group (Eq. 1, 4, 5)
+        # 2) advantages per group (Eq. 1, 4, 5); in a single pass each micro-batch completes its rows'
+        # CoT entropies first (A' of a rollout needs only its group's rewards and its own entropy)
         r = torch.tensor(rewards, dtype=torch.float32).view(-1, group_size)
         base = group_advantages(r, cfg.adv_eps)
-        adv = egpo_advantages(r, cot.view(-1, group_size), cfg.entropy_coef, cfg.alpha, cfg.adv_eps).view(-1)
+
+        def advantages() -> torch.Tensor:
+            return egpo_advantages(
+                r, cot.view(-1, group_size), cfg.entropy_coef, cfg.alpha, cfg.adv_eps
+            ).view(-1)
+
         local_tokens = sum(int(mb.mask.sum()) for _, mb in micro)
         local_seq_tokens = sum(len(p) + len(c) for p, c in zip(prompts, completions, strict=True))
         local_real = sum(mb.num_tokens for idx, mb in micro if idx)
@@ -240,14 +270,30 @@ class Learner:
         set_lr(self.engine.optimizer, lr)
         sums = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "clip_frac": 0.0}
         grad_norms = []
+        adv = None if single_pass else advantages()
         for _ in range(cfg.ppo_epochs):
             for k, (idx, mb) in enumerate(micro):
                 self.engine.set_gradient_accumulation_boundary(k == len(micro) - 1)
-                logp = token_logprobs(self._logits(self.engine, mb), mb.targets, temperature)
-                adv_mb = adv[idx].to(self.device) if idx else torch.zeros(mb.mask.size(0), device=self.device)
+                logits = self._logits(self.engine, mb)
+                logp = token_logprobs(logits, mb.targets, temperature)
+                old = old_logp[k]
+                if single_pass:
+                    with torch.no_grad():
+                        old = self._observe(logits.detach(), mb, idx, temperature, cot, stats, sampler)
+                    ref = old if (self.reference is not None and ref_is_policy) else ref_logp[k]
+                    rows = advantages()[idx] if idx else None
+                else:
+                    ref = ref_logp[k]
+                    rows = adv[idx] if idx else None
+                del logits
+                adv_mb = (
+                    rows.to(self.device)
+                    if rows is not None
+                    else torch.zeros(mb.mask.size(0), device=self.device)
+                )
                 pg, clip = policy_loss(
                     logp,
-                    old_logp[k],
+                    old,
                     adv_mb,
                     mb.mask,
                     cfg.clip_eps,
@@ -256,8 +302,8 @@ class Learner:
                     is_weights[k],
                 )
                 loss = pg
-                if ref_logp[k] is not None:
-                    kl = masked_mean(kl_k3(logp, ref_logp[k]), mb.mask, global_tokens)
+                if ref is not None:
+                    kl = masked_mean(kl_k3(logp, ref), mb.mask, global_tokens)
                     loss = pg + cfg.kl_coef * kl
                     sums["kl"] += kl.item()
                 self.engine.backward(loss * self.world_size)  # DeepSpeed averages over ranks
@@ -267,6 +313,9 @@ class Learner:
             grad_norms.append(self._optimizer_step())
         self.step += 1
         t_update = time.perf_counter() - t1
+        adv = advantages() if single_pass else adv
+        entropy_sum, lp_gap_sum, lp_gap_n = stats.entropy_sum, stats.gap_sum, stats.gap_n
+        is_sum, is_capped = stats.is_sum, stats.is_capped
 
         # 4) metrics of the global batch
         zero_std = float((base == 0).all(dim=1).sum())

@@ -286,24 +286,48 @@ def test_broadcast_weights_over_the_weight_sync_group(ray_cluster, fresh_learner
         group.close()
 
 
-def test_sharing_the_prompt_changes_no_number(ray_cluster, tiny_model_dir, rl_batch):
-    """learner.share_prompt (each group's prompt run once) trains exactly like full rows."""
-    shared, full = make_learners(tiny_model_dir, lr=1e-2, share_prompt=True)[0], None
+@pytest.mark.parametrize(
+    "fast, plain",
+    [
+        ({"share_prompt": True}, {"share_prompt": False}),  # each group's prompt run once
+        ({"single_pass": True}, {"single_pass": False}),  # pi_old from the update's own forward
+    ],
+    ids=["share_prompt", "single_pass"],
+)
+def test_the_learners_shortcuts_change_no_number(ray_cluster, tiny_model_dir, rl_batch, fast, plain):
+    """Two steps (the second with a reference that differs from the policy) give the same losses,
+    gradients, metrics and weights with and without the shortcut."""
+    learners = []
     try:
-        (full,) = make_learners(tiny_model_dir, lr=1e-2, share_prompt=False)
-        a, b = ray_cluster.get([shared.train_step.remote(rl_batch), full.train_step.remote(rl_batch)])
-        for key in ("loss", "pg_loss", "kl", "grad_norm", "entropy/cot", "entropy/token", "adv/mean"):
-            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
-        assert a["tokens"] == b["tokens"]
+        learners = [make_learners(tiny_model_dir, lr=1e-2, kl_coef=0.1, **s)[0] for s in (fast, plain)]
+        sampler = ray_cluster.get(
+            learners[0].compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+        )
+        batch = dict(rl_batch, temperature=0.7, sampler_logprobs=[[x - 0.1 for x in row] for row in sampler])
+        for _ in range(2):
+            a, b = ray_cluster.get([learner.train_step.remote(batch) for learner in learners])
+            for key in (
+                "loss",
+                "pg_loss",
+                "kl",
+                "grad_norm",
+                "entropy/cot",
+                "entropy/token",
+                "adv/mean",
+                "adv/bonus_mean",
+                "logprob_diff/sampler_vs_learner",
+            ):
+                assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
+            assert a["tokens"] == b["tokens"]
+        assert a["kl"] > 0
         after = ray_cluster.get(
             [
                 learner.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"])
-                for learner in (shared, full)
+                for learner in learners
             ]
         )
         for x, y in zip(*after, strict=True):
             assert x == pytest.approx(y, abs=1e-4)
     finally:
-        for learner in (shared, full):
-            if learner is not None:
-                ray_cluster.kill(learner)
+        for learner in learners:
+            ray_cluster.kill(learner)
