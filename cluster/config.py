@@ -240,9 +240,9 @@ class LearnerConfig(Section):
     )
     single_pass: bool = Field(
         True,
-        description="Synchronous, one PPO epoch: take pi_old's log-probs and the CoT entropies from the "
-        "update's own forward pass (detached) instead of a separate no-grad pass; same loss and "
-        "gradients. Default True.",
+        description="With one PPO epoch: take pi_old's log-probs, the CoT entropies and the importance "
+        "weights from the update's own forward pass (detached) instead of a separate no-grad pass; "
+        "same loss and gradients. Default True.",
     )
     backend: Literal["gloo", "nccl"] = Field(
         "gloo", description="torch.distributed backend: gloo on CPU, nccl on GPUs. Default gloo."

@@ -191,6 +191,16 @@ class Learner:
                 stats.gap_n += int(mb.mask.sum())
         return logp
 
+    def _is_weights(self, old_logp, mb: Batch, idx, sampler, stats: _Stats) -> torch.Tensor | None:
+        """Asynchronous mode: the truncated importance weights min(pi_old / pi_sampler, is_cap)."""
+        if not idx or sampler is None:
+            return None
+        sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
+        weights = truncated_is_weights(old_logp, sampled, self.cfg.is_cap)
+        stats.is_sum += float((weights * mb.mask).sum())
+        stats.is_capped += int(((weights >= self.cfg.is_cap) & mb.mask).sum())
+        return weights
+
     def _optimizer_step(self) -> float:
         """Step the engine after the boundary backward; return the global grad norm (before clipping)."""
         own_norm = None
@@ -214,11 +224,11 @@ class Learner:
         t0 = time.perf_counter()
         micro = self._micro_batches(prompts, completions, group_size)
 
-        # 1) recompute: old log-probs, entropies, reference log-probs (no grad). On-policy with one
-        # epoch (synchronous mode), pi_old is the policy about to be updated: its log-probs and
-        # entropies come from the update's own forward pass (detached), and only the reference runs here.
+        # 1) recompute: old log-probs, entropies, reference log-probs (no grad). With one epoch, pi_old
+        # is the policy about to be updated: its log-probs, entropies and (asynchronous mode) importance
+        # weights come from the update's own forward pass (detached); only the reference runs here.
         stale = int(batch.get("staleness", 0)) > 0
-        single_pass = cfg.single_pass and cfg.ppo_epochs == 1 and not stale
+        single_pass = cfg.single_pass and cfg.ppo_epochs == 1
         ref_is_policy = self.step == 0 and self.reference_is_source
         old_logp: list[torch.Tensor | None] = [None] * len(micro)
         ref_logp: list[torch.Tensor | None] = [None] * len(micro)
@@ -235,15 +245,9 @@ class Learner:
                 elif self.reference is not None and not single_pass:
                     ref_logp[k] = old_logp[k]  # no update since the reference was loaded: same weights
         is_weights: list[torch.Tensor | None] = [None] * len(micro)
-        if stale and sampler is not None:  # asynchronous mode: the rollouts came from an older policy
+        if stale and not single_pass:  # asynchronous mode: the rollouts came from an older policy
             for k, (idx, mb) in enumerate(micro):
-                if idx:
-                    sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(
-                        self.device
-                    )
-                    is_weights[k] = truncated_is_weights(old_logp[k], sampled, cfg.is_cap)
-                    stats.is_sum += float((is_weights[k] * mb.mask).sum())
-                    stats.is_capped += int(((is_weights[k] >= cfg.is_cap) & mb.mask).sum())
+                is_weights[k] = self._is_weights(old_logp[k], mb, idx, sampler, stats)
         t_recompute = time.perf_counter() - t0
 
         # 2) advantages per group (Eq. 1, 4, 5); in a single pass each micro-batch completes its rows'
@@ -280,6 +284,8 @@ class Learner:
                 if single_pass:
                     with torch.no_grad():
                         old = self._observe(logits.detach(), mb, idx, temperature, cot, stats, sampler)
+                        if stale:
+                            is_weights[k] = self._is_weights(old, mb, idx, sampler, stats)
                     ref = old if (self.reference is not None and ref_is_policy) else ref_logp[k]
                     rows = advantages()[idx] if idx else None
                 else:

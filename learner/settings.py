@@ -23,7 +23,7 @@ class LearnerSettings:
     backend: str = "gloo"  # gloo (CPU) | nccl (GPU)
     dtype: str = "float32"  # float32 | bfloat16 (GPU only)
     share_prompt: bool = True  # run a group's prompt once for its G completions
-    single_pass: bool = True  # on-policy, one epoch: pi_old's log-probs from the update's own forward
+    single_pass: bool = True  # one epoch: pi_old's log-probs from the update's own forward pass
     # algorithm.*
     entropy_coef: float = 0.4  # lambda of Eq. 5
     alpha: float = 2.0

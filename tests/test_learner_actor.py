@@ -304,19 +304,14 @@ def test_the_learners_shortcuts_change_no_number(ray_cluster, tiny_model_dir, rl
             learners[0].compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
         )
         batch = dict(rl_batch, temperature=0.7, sampler_logprobs=[[x - 0.1 for x in row] for row in sampler])
-        for _ in range(2):
-            a, b = ray_cluster.get([learner.train_step.remote(batch) for learner in learners])
-            for key in (
-                "loss",
-                "pg_loss",
-                "kl",
-                "grad_norm",
-                "entropy/cot",
-                "entropy/token",
-                "adv/mean",
-                "adv/bonus_mean",
-                "logprob_diff/sampler_vs_learner",
-            ):
+        for staleness in (0, 1):  # the second step also applies the importance weights (async mode)
+            a, b = ray_cluster.get(
+                [learner.train_step.remote(dict(batch, staleness=staleness)) for learner in learners]
+            )
+            keys = ["loss", "pg_loss", "kl", "grad_norm", "entropy/cot", "entropy/token", "adv/mean"]
+            keys += ["adv/bonus_mean", "logprob_diff/sampler_vs_learner"]
+            keys += ["is/weight_mean", "is/capped_fraction"] if staleness else []
+            for key in keys:
                 assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
             assert a["tokens"] == b["tokens"]
         assert a["kl"] > 0
