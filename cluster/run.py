@@ -128,7 +128,8 @@ def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, rewar
     flat_first = sum(_flat(r) for r in rewards)
     replaced = 0
     alg = cfg.algorithm
-    for round_ in range(1, alg.dynamic_sampling_rounds + 1 if alg.dynamic_sampling else 1):
+    rounds = alg.dynamic_sampling_rounds if alg.dynamic_sampling else 0
+    for round_ in range(1, rounds + 1):
         flat = [i for i, r in enumerate(rewards) if _flat(r)]
         if not flat:
             break

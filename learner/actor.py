@@ -176,27 +176,33 @@ class Learner:
     def _logits(self, head, mb: Batch) -> torch.Tensor:
         return head(**mb.model_inputs())
 
-    def _observe(self, logits, mb: Batch, idx, temperature, cot, stats: _Stats, sampler) -> torch.Tensor:
-        """From the policy's logits (no grad): the old log-probs (returned), token entropies, the CoT
-        entropy of each real row (into ``cot``) and the sampler-vs-learner log-prob gap (into ``stats``)."""
-        logp = token_logprobs(logits, mb.targets, temperature)
+    def _observe(
+        self, logits, mb: Batch, idx, temperature, cot, stats: _Stats, sampler, logp=None
+    ) -> torch.Tensor:
+        """From the policy's logits (no grad): the old log-probs (returned; ``logp``, when the caller
+        has them, detached), token entropies, the CoT entropy of each real row (into ``cot``) and the
+        sampler-vs-learner log-prob gap (into ``stats``)."""
+        logp = token_logprobs(logits, mb.targets, temperature) if logp is None else logp.detach()
         if idx:
             ent = token_entropy(logits, temperature)
             span = think_span_mask(mb.targets, self.think_open, self.think_close, pad_mask=mb.mask)
             cot[idx] = cot_entropy(ent, span).cpu()
             stats.entropy_sum += float((ent * mb.mask).sum())
             if sampler is not None:
-                sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
+                sampled = self._sampled(sampler, mb, idx)
                 stats.gap_sum += float(((sampled - logp).abs() * mb.mask).sum())
                 stats.gap_n += int(mb.mask.sum())
         return logp
+
+    def _sampled(self, sampler, mb: Batch, idx) -> torch.Tensor:
+        """The sampler's (vLLM's) log-probs of the rows ``idx``, shaped like ``mb.targets``."""
+        return batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
 
     def _is_weights(self, old_logp, mb: Batch, idx, sampler, stats: _Stats) -> torch.Tensor | None:
         """Asynchronous mode: the truncated importance weights min(pi_old / pi_sampler, is_cap)."""
         if not idx or sampler is None:
             return None
-        sampled = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
-        weights = truncated_is_weights(old_logp, sampled, self.cfg.is_cap)
+        weights = truncated_is_weights(old_logp, self._sampled(sampler, mb, idx), self.cfg.is_cap)
         stats.is_sum += float((weights * mb.mask).sum())
         stats.is_capped += int(((weights >= self.cfg.is_cap) & mb.mask).sum())
         return weights
@@ -283,7 +289,7 @@ class Learner:
                 old = old_logp[k]
                 if single_pass:
                     with torch.no_grad():
-                        old = self._observe(logits.detach(), mb, idx, temperature, cot, stats, sampler)
+                        old = self._observe(logits.detach(), mb, idx, temperature, cot, stats, sampler, logp)
                         if stale:
                             is_weights[k] = self._is_weights(old, mb, idx, sampler, stats)
                     ref = old if (self.reference is not None and ref_is_policy) else ref_logp[k]
