@@ -87,7 +87,7 @@ class RolloutPipeline:
             self._changed.notify_all()
         if self._thread is not None and wait:
             self._thread.join()
-        self._thread = None if wait else self._thread
+            self._thread = None
 
     # ------------------------------------------------------------------ the producer thread
     def may_start(self, step: int) -> bool:

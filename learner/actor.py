@@ -326,15 +326,13 @@ class Learner:
         self.step += 1
         t_update = time.perf_counter() - t1
         adv = advantages() if single_pass else adv
-        entropy_sum, lp_gap_sum, lp_gap_n = stats.entropy_sum, stats.gap_sum, stats.gap_n
-        is_sum, is_capped = stats.is_sum, stats.is_capped
 
         # 4) metrics of the global batch
         zero_std = float((base == 0).all(dim=1).sum())
         bonus = adv - base.view(-1)
         keys = ["loss", "pg_loss", "kl", "clip_frac"]
         local = [sums[k] / cfg.ppo_epochs for k in keys] + [
-            entropy_sum,
+            stats.entropy_sum,
             float(cot.sum()),
             n,
             float(adv.sum()),
@@ -343,13 +341,13 @@ class Learner:
             float(sum(rewards)),
             zero_std,
             n / group_size,
-            lp_gap_sum,
-            lp_gap_n,
+            stats.gap_sum,
+            stats.gap_n,
             local_seq_tokens,
             local_real,
             local_slots,
-            is_sum,
-            is_capped,
+            stats.is_sum,
+            stats.is_capped,
         ]
         reduced = self._all_reduce(local)
         g = dict(zip(keys, reduced[:4], strict=True))
