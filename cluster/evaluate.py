@@ -30,7 +30,7 @@ from cluster.eval_report import (
 )
 from cluster.feed import Prompt, reward_category
 from cluster.rollout_pool import RolloutPool, Sampling
-from reward import ParsedCompletion, score
+from reward import ParsedCompletion, parse_completion, score
 from reward.grammar import THINK_OPEN, TOOL_CALL_OPEN, parse_answer, split_think
 from reward.score import answer_correct
 
@@ -41,9 +41,11 @@ def evaluate(
     reward_pool,
     max_new_tokens: int,
     out_file: str | Path | None = None,
+    fmt: str = "python",
 ) -> dict[str, Any]:
     """Greedy-decode every prompt once, score with the strict reward, return accuracy overall and
-    per category; with ``out_file``, write every output with its verdict as JSON lines."""
+    per category, and ``eval/call_rate`` (see ``call_rate``); with ``out_file``, write every
+    output with its verdict as JSON lines."""
     if not prompts:
         return {"eval/accuracy": float("nan"), "eval/count": 0}
     groups = rollout.generate([p.ids for p in prompts], Sampling(1, 0.0, max_new_tokens=max_new_tokens))
@@ -55,6 +57,9 @@ def evaluate(
     metrics: dict[str, Any] = {"eval/accuracy": sum(rewards) / len(rewards), "eval/count": len(rewards)}
     for category, values in sorted(by_category.items()):
         metrics[f"eval/accuracy/{category}"] = sum(values) / len(values)
+    rate = call_rate(prompts, texts, fmt)
+    if rate is not None:
+        metrics["eval/call_rate"] = rate
     if out_file is not None:
         Path(out_file).parent.mkdir(parents=True, exist_ok=True)
         with open(out_file, "w") as f:
@@ -67,6 +72,41 @@ def evaluate(
                 }
                 f.write(json.dumps(record) + "\n")
     return metrics
+
+
+def call_rate(prompts: list[Prompt], texts: list[str], fmt: str = "python") -> float | None:
+    """The share of prompts that need a call (a non-empty gold) answered with a call list, right
+    or wrong; None when no prompt needs one. A policy that learns to abstain everywhere scores on
+    the no-call categories while this falls, which accuracy alone hides."""
+    answered = [
+        parse_completion(text, fmt).call_syntax
+        for prompt, text in zip(prompts, texts, strict=True)
+        if prompt.sample.ground_truth
+    ]
+    return sum(answered) / len(answered) if answered else None
+
+
+def accuracy_report(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Lines for the end-of-run report: accuracy per category and the call rate, before -> after
+    RL, and a warning when the gain comes from abstaining (the call rate more than halved)."""
+    categories = sorted(k.removeprefix("eval/accuracy/") for k in after if k.startswith("eval/accuracy/"))
+    parts = [
+        f"{c} {before.get(f'eval/accuracy/{c}', float('nan')):.2f} -> {after[f'eval/accuracy/{c}']:.2f}"
+        for c in categories
+    ]
+    lines = [f"By category: {', '.join(parts)}."] if parts else []
+    rate_before, rate_after = before.get("eval/call_rate"), after.get("eval/call_rate")
+    if rate_before is None or rate_after is None:
+        return lines
+    lines.append(
+        f"Prompts that need a call answered with one (right or wrong): {rate_before:.0%} -> {rate_after:.0%}."
+    )
+    if rate_after < 0.5 * rate_before:
+        lines.append(
+            "Warning: the policy now abstains on most prompts that need a call; its gain is on the "
+            "no-call categories, not better calls (see eval/call_rate)."
+        )
+    return lines
 
 
 # ----------------------------------------------------------------------------- launch.py eval
@@ -333,7 +373,7 @@ def _eval_validation(
     out_file = request.out_dir / OUTPUTS_FILE
     t = time.perf_counter()
     try:
-        evaluate(prompts, rollout, reward_pool, request.max_new_tokens, out_file)
+        evaluate(prompts, rollout, reward_pool, request.max_new_tokens, out_file, config.reward.output_format)
     finally:
         reward_pool.shutdown()
     elapsed = time.perf_counter() - t

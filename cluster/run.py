@@ -231,7 +231,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     """Run (or resume) training; returns the process exit status."""
     from transformers import AutoTokenizer
 
-    from cluster.evaluate import evaluate
+    from cluster.evaluate import accuracy_report, evaluate
     from cluster.learner_group import LearnerGroup
     from cluster.models import ModelNotFound, resolve_model
     from cluster.ray_setup import actor_env, connect
@@ -285,6 +285,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
                 reward_pool,
                 cfg.rollout.max_new_tokens,
                 run.path / "eval" / f"step-{step:06d}.jsonl",
+                cfg.reward.output_format,
             )
             bar.advance(len(val_prompts), f"accuracy {result['eval/accuracy']:.3f}")
         result["time/eval"] = time.perf_counter() - t
@@ -348,6 +349,8 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         "steps": total,
         "eval_before": before["eval/accuracy"],
         "eval_after": last_eval["eval/accuracy"],
+        "eval_before_detail": _eval_detail(before),
+        "eval_after_detail": _eval_detail(last_eval),
         "wall_time_s": time.time() - started,
         "final_model": str(run.latest_checkpoint()),
         "entropy_coef": cfg.algorithm.entropy_coef,
@@ -357,13 +360,23 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         f"\nDone in {report['wall_time_s'] / 60:.1f} min. Validation accuracy (greedy, {before['eval/count']} prompts): "
         f"{report['eval_before']:.3f} after the warm start -> {report['eval_after']:.3f} after {total} EGPO steps "
         f"({(report['eval_after'] - report['eval_before']) * 100:+.1f} points).\n"
-        f"Final model (Hugging Face format): {report['final_model']}\nMetrics: {run.path / 'metrics.jsonl'}"
+        + "".join(f"{line}\n" for line in accuracy_report(before, last_eval))
+        + f"Final model (Hugging Face format): {report['final_model']}\nMetrics: {run.path / 'metrics.jsonl'}"
     )
     metrics_log.close()
     _plot(run.path)
     for pool in (rollout, learners, reward_pool):
         pool.shutdown()
     return 0
+
+
+def _eval_detail(result: dict[str, Any]) -> dict[str, float]:
+    """An evaluation's per-category accuracies and call rate, for report.json."""
+    return {
+        k.removeprefix("eval/"): v
+        for k, v in result.items()
+        if k.startswith(("eval/accuracy/", "eval/call_rate"))
+    }
 
 
 def _plot(run_path: Path) -> None:

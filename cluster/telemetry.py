@@ -21,6 +21,10 @@ GAUGES: dict[str, tuple[str, str]] = {
     "reward/mean": ("egpo_reward_mean", "Mean strict binary reward of the step's completions (Eq. 3)."),
     "eval/accuracy": ("egpo_eval_accuracy", "Validation accuracy, greedy decoding, strict reward."),
     "eval/count": ("egpo_eval_prompts", "Validation prompts in the last evaluation."),
+    "eval/call_rate": (
+        "egpo_eval_call_rate",
+        "Share of validation prompts that need a call answered with a call list, right or wrong.",
+    ),
     "entropy/cot": ("egpo_cot_entropy", "Mean chain-of-thought entropy of the step's completions."),
     "entropy/token": ("egpo_token_entropy", "Mean per-token entropy of the step's completions."),
     "kl": ("egpo_kl", "KL divergence of the policy from the reference (initial) policy."),

@@ -54,6 +54,9 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
         assert record.keys() >= REQUIRED_KEYS
         assert 0.0 <= record["reward/mean"] <= 1.0
     assert "eval/accuracy" in records[0] and "eval/accuracy" in records[-1]
+    assert 0.0 <= records[-1]["eval/call_rate"] <= 1.0
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["eval_after_detail"]["call_rate"] == records[-1]["eval/call_rate"]
     assert (run_dir / "config.yaml").is_file()
     final = run_dir / "checkpoints" / "step-000002"
     assert (final / "config.json").is_file() and (final / "driver_state.json").is_file()

@@ -1,0 +1,45 @@
+"""The call rate and the end-of-run accuracy report: a policy that gains accuracy only by
+abstaining is named as such, not reported as a plain improvement."""
+
+from __future__ import annotations
+
+from cluster.data import load_samples
+from cluster.evaluate import accuracy_report, call_rate
+from cluster.feed import Prompt
+
+CALL = "<think>The user wants the weather.</think>[get_weather(city='Oslo')]"
+ABSTAIN = "<think>No given function fits.</think>None of the given functions can do that."
+
+
+def _prompts() -> list[Prompt]:
+    samples = load_samples("data/val.jsonl").samples
+    need = [s for s in samples if s.ground_truth][:3]
+    no_call = [s for s in samples if not s.ground_truth][:2]
+    return [Prompt(s, []) for s in need + no_call]
+
+
+def test_call_rate_counts_call_lists_on_prompts_that_need_a_call_only():
+    prompts = _prompts()  # three need a call, two do not
+    assert call_rate(prompts, [CALL, CALL, ABSTAIN, CALL, CALL]) == 2 / 3
+    assert (
+        call_rate(prompts, [ABSTAIN, "[get_weather(city='Oslo')]", ABSTAIN, CALL, CALL]) == 0.0
+    )  # no think: not a call
+    assert call_rate(prompts[3:], [ABSTAIN, ABSTAIN]) is None
+    hermes = '<think>t</think><tool_call>{"name": "f", "arguments": {}}</tool_call>'
+    assert call_rate(prompts[:1], [hermes], "hermes") == 1.0
+
+
+def test_report_warns_when_the_gain_is_abstention():
+    before = {"eval/accuracy/simple": 0.1, "eval/accuracy/irrelevance": 0.2, "eval/call_rate": 0.9}
+    after = {"eval/accuracy/simple": 0.0, "eval/accuracy/irrelevance": 0.9, "eval/call_rate": 0.1}
+    lines = accuracy_report(before, after)
+    assert lines[0] == "By category: irrelevance 0.20 -> 0.90, simple 0.10 -> 0.00."
+    assert "90% -> 10%" in lines[1]
+    assert lines[-1].startswith("Warning: the policy now abstains")
+
+
+def test_report_has_no_warning_when_calls_hold():
+    before = {"eval/accuracy/simple": 0.1, "eval/call_rate": 0.8}
+    after = {"eval/accuracy/simple": 0.4, "eval/call_rate": 0.7}
+    lines = accuracy_report(before, after)
+    assert len(lines) == 2 and not any(line.startswith("Warning") for line in lines)
