@@ -21,9 +21,8 @@ def _prompts() -> list[Prompt]:
 def test_call_rate_counts_call_lists_on_prompts_that_need_a_call_only():
     prompts = _prompts()  # three need a call, two do not
     assert call_rate(prompts, [CALL, CALL, ABSTAIN, CALL, CALL]) == 2 / 3
-    assert (
-        call_rate(prompts, [ABSTAIN, "[get_weather(city='Oslo')]", ABSTAIN, CALL, CALL]) == 0.0
-    )  # no think: not a call
+    no_think = "[get_weather(city='Oslo')]"  # outside the grammar: not a call
+    assert call_rate(prompts, [ABSTAIN, no_think, ABSTAIN, CALL, CALL]) == 0.0
     assert call_rate(prompts[3:], [ABSTAIN, ABSTAIN]) is None
     hermes = '<think>t</think><tool_call>{"name": "f", "arguments": {}}</tool_call>'
     assert call_rate(prompts[:1], [hermes], "hermes") == 1.0
