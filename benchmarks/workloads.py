@@ -26,6 +26,7 @@ from cluster.run import _corpus
 # group trained on (no dynamic sampling), no warm start (the same random weights on both sides).
 MATCHED = [
     "model.warm_start_sft_steps=0",
+    "data.prompt_style=paper",  # the paper's prompt with JSON tool schemas: the workloads' lengths
     "algorithm.entropy_coef=0",
     "algorithm.adv_eps=1e-4",  # TRL's fixed epsilon in (r - mean) / (std + eps)
     "algorithm.ppo_epochs=1",
@@ -110,7 +111,9 @@ def prepare(workload: Workload, steps: int, quick: bool, workdir: Path, log=prin
     for step in range(1, steps + 1):
         for prompt in feed.batch(step):
             text = tokenizer.apply_chat_template(
-                prompt_messages(prompt.sample, fmt), add_generation_prompt=True, tokenize=False
+                prompt_messages(prompt.sample, fmt, cfg.data.prompt_style),
+                add_generation_prompt=True,
+                tokenize=False,
             )
             if tokenizer(text)["input_ids"] != prompt.ids:  # what TRL will do with the text
                 raise RuntimeError(

@@ -97,6 +97,12 @@ class DataConfig(Section):
         description="Longest rendered prompt (tokens); longer prompts are reported. Default 1024.",
     )
     shuffle_seed: int = Field(0, description="Seed of the training data order (per epoch). Default 0.")
+    prompt_style: Literal["paper", "compact"] = Field(
+        "paper",
+        description="System prompt: paper (the paper's instructions, tools as JSON) or compact (two "
+        "sentences, tools as one-line signatures, about a third of the tokens; for the tiny model "
+        "built from scratch). Default paper.",
+    )
 
 
 class RolloutConfig(Section):

@@ -86,6 +86,32 @@ def call_rate(prompts: list[Prompt], texts: list[str], fmt: str = "python") -> f
     return sum(answered) / len(answered) if answered else None
 
 
+def rollout_split(
+    prompts: list[Prompt], groups: list[list[dict[str, Any]]], rewards: list[float], fmt: str = "python"
+) -> dict[str, float]:
+    """A step's training rollouts split by whether the prompt needs a call: the mean reward of
+    each side (``reward/call_prompts``, ``reward/no_call_prompts``) and ``call_rate/train``, the
+    share of completions on call-needing prompts written as a call list. Shows what RL is
+    rewarding: right calls, or abstaining where no call is due. A side with no prompt is left out."""
+    need, skip, called = [], [], []
+    rewards_of = iter(rewards)
+    for prompt, group in zip(prompts, groups, strict=True):
+        for completion in group:
+            reward = next(rewards_of)
+            if prompt.sample.ground_truth:
+                need.append(reward)
+                called.append(parse_completion(completion["text"], fmt).call_syntax)
+            else:
+                skip.append(reward)
+    out = {}
+    if need:
+        out["reward/call_prompts"] = sum(need) / len(need)
+        out["call_rate/train"] = sum(called) / len(called)
+    if skip:
+        out["reward/no_call_prompts"] = sum(skip) / len(skip)
+    return out
+
+
 def accuracy_report(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Lines for the end-of-run report: accuracy per category and the call rate, before -> after
     RL, and a warning when the gain comes from abstaining (the call rate more than halved)."""
@@ -276,7 +302,7 @@ def eval_model_dir(config: RunConfig, log=_log) -> Path:
         from cluster.feed import load_splits
 
         train, _ = load_splits(config, log)
-        corpus = corpus_texts(train, config.reward.output_format)
+        corpus = corpus_texts(train, config.reward.output_format, config.data.prompt_style)
     return resolve_model(config.model, corpus, log)
 
 
@@ -412,7 +438,9 @@ def _render(samples: list[Sample], tokenizer, config: RunConfig, request: EvalRe
                 if len(ids) > limit:
                     raise PromptTooLong(sample.id, len(ids), limit)
             else:
-                ids = render_prompt(sample, tokenizer, config.reward.output_format, limit)
+                ids = render_prompt(
+                    sample, tokenizer, config.reward.output_format, limit, config.data.prompt_style
+                )
         except PromptTooLong as exc:
             item.prompt_tokens = exc.length
             item.reason = (

@@ -66,7 +66,9 @@ def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str, log=
     prompts, too_long = [], []
     for sample in samples:
         try:
-            ids = render_prompt(sample, tokenizer, cfg.reward.output_format, cfg.data.max_prompt_tokens)
+            ids = render_prompt(
+                sample, tokenizer, cfg.reward.output_format, cfg.data.max_prompt_tokens, cfg.data.prompt_style
+            )
         except PromptTooLong as exc:
             too_long.append(exc)
             continue

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
+from cluster.evaluate import rollout_split
 from cluster.feed import Prompt, PromptFeed, load_splits, render_all
 from cluster.metrics import MetricsLog
 from cluster.pipeline import RolloutPipeline
@@ -208,6 +209,7 @@ def rl_step(
     tokens = sum(lengths) + sum(len(p) for p in batch["prompt_ids"])
     metrics.update(timings)
     metrics.update(rollouts.stats)
+    metrics.update(rollout_split(prompts, rollouts.groups, rewards, cfg.reward.output_format))
     metrics.update(
         {
             "reward/mean": sum(rewards) / len(rewards),
@@ -407,7 +409,9 @@ def batch_digest(prompts: list[Prompt]) -> str:
 def _corpus(samples, cfg: RunConfig) -> list[str]:
     from cluster.data import corpus_texts
 
-    return corpus_texts(samples, cfg.reward.output_format) if cfg.model.path == "tiny" else []
+    if cfg.model.path != "tiny":
+        return []
+    return corpus_texts(samples, cfg.reward.output_format, cfg.data.prompt_style)
 
 
 if __name__ == "__main__":  # pragma: no cover

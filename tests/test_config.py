@@ -22,6 +22,7 @@ def test_paper_preset_has_the_paper_recipe():
     assert (cfg.algorithm.entropy_coef, cfg.algorithm.alpha, cfg.algorithm.kl_coef) == (0.4, 2.0, 0.001)
     assert (cfg.rollout.group_size, cfg.rollout.temperature, cfg.rollout.max_new_tokens) == (8, 0.7, 8192)
     assert (cfg.train.prompts_per_step, cfg.learner.lr, cfg.model.dtype) == (1024, 1e-6, "bfloat16")
+    assert cfg.data.prompt_style == "paper"  # the compact prompt is for the tiny model only
 
 
 def test_defaults_are_the_papers_egpo_knobs():

@@ -132,3 +132,44 @@ def test_corpus_texts_hold_system_prompts_turns_and_references_once():
     assert "What's the weather in Paris?" in texts and "Who wrote Hamlet?" in texts
     assert SINGLE.reference in texts
     assert reference_completion(NO_CALL) in texts
+
+
+CONVERT = {
+    "name": "convert_length",
+    "description": "Convert a length between units.",
+    "parameters": {
+        "type": "dict",
+        "properties": {
+            "value": {"type": "float", "description": "The length."},
+            "unit": {"type": "string", "enum": ["m", "ft"], "description": "Target unit."},
+            "precision": {"type": "integer", "description": "Decimals."},
+        },
+        "required": ["value", "unit"],
+    },
+}
+
+
+def test_compact_style_lists_signatures_with_optional_and_enum_parameters():
+    system = render_system_prompt([WEATHER, CONVERT], "python", "compact")
+    lines = system.splitlines()
+    assert lines[-2:] == [
+        "get_weather(city: string) - Current weather in a city.",
+        'convert_length(value: float, unit: string in ["m", "ft"], precision: integer = None) - '
+        "Convert a length between units.",
+    ]
+    assert "[func(param=value, ...)]" in lines[0] and "{" not in system.split("Functions:")[1]
+    assert "<tool_call>" in render_system_prompt([WEATHER], "hermes", "compact")
+    paper = render_system_prompt([WEATHER, CONVERT], "python")
+    assert len(system) < len(paper) / 2
+    with pytest.raises(ValueError, match="unknown prompt style 'short'"):
+        render_system_prompt([WEATHER], "python", "short")
+
+
+def test_compact_style_reaches_the_rendered_prompt_and_the_tokenizer_corpus(tokenizer):
+    compact = render_system_prompt([WEATHER], "python", "compact")
+    assert prompt_messages(HISTORY, "python", "compact")[0]["content"] == compact + "\nAnswer briefly."
+    text = tokenizer.decode(render_prompt(SINGLE, tokenizer, style="compact"))
+    assert text.startswith(f"<|im_start|>system\n{compact}<|im_end|>\n")
+    assert len(render_prompt(SINGLE, tokenizer, style="compact")) < len(render_prompt(SINGLE, tokenizer))
+    assert compact in corpus_texts([SINGLE], style="compact")
+    assert compact not in corpus_texts([SINGLE])

@@ -1,6 +1,7 @@
-"""Prompt rendering: the paper's system prompt with the tools, then the sample's turns, as token ids.
+"""Prompt rendering: the system prompt with the tools, then the sample's turns, as token ids.
 
-The system prompt comes from ``reward.render_system_prompt`` (versioned there); the chat template
+The system prompt comes from ``reward.render_system_prompt`` (versioned there; ``style`` picks the
+paper's prompt or the compact one of the tiny default); the chat template
 is the model tokenizer's own. Prompts are never truncated: one longer than the configured maximum
 raises ``PromptTooLong``, which the training loop reports and skips.
 """
@@ -30,10 +31,10 @@ class PromptTooLong(ValueError):
         )
 
 
-def prompt_messages(sample: Sample, fmt: str = "python") -> list[dict[str, str]]:
+def prompt_messages(sample: Sample, fmt: str = "python", style: str = "paper") -> list[dict[str, str]]:
     """Chat messages for the template: our system prompt (a system turn of the sample merged after
     it), then the history, with earlier assistant tool calls written in answer format ``fmt``."""
-    system = render_system_prompt(sample.tools, fmt)
+    system = render_system_prompt(sample.tools, fmt, style)
     turns: list[dict[str, str]] = []
     for message in sample.messages:
         if message["role"] == "system":
@@ -52,14 +53,18 @@ def _turn_text(message: dict[str, Any], fmt: str) -> str:
 
 
 def render_prompt(
-    sample: Sample, tokenizer: Any, fmt: str = "python", max_prompt_tokens: int | None = None
+    sample: Sample,
+    tokenizer: Any,
+    fmt: str = "python",
+    max_prompt_tokens: int | None = None,
+    style: str = "paper",
 ) -> list[int]:
     """Token ids of the prompt through ``tokenizer.apply_chat_template`` with the generation prompt.
 
     Raises ``PromptTooLong`` when longer than ``max_prompt_tokens`` (None = no limit).
     """
     encoded = tokenizer.apply_chat_template(
-        prompt_messages(sample, fmt), add_generation_prompt=True, tokenize=True, return_dict=True
+        prompt_messages(sample, fmt, style), add_generation_prompt=True, tokenize=True, return_dict=True
     )
     ids = list(encoded["input_ids"])
     if max_prompt_tokens is not None and len(ids) > max_prompt_tokens:
@@ -95,11 +100,11 @@ def _split_reference(reference: str | None) -> tuple[str | None, str | None]:
     return match.group(1), match.group(2)
 
 
-def corpus_texts(samples: list[Sample], fmt: str = "python") -> list[str]:
+def corpus_texts(samples: list[Sample], fmt: str = "python", style: str = "paper") -> list[str]:
     """Texts to train a tokenizer on: each distinct system prompt, every turn, every reference."""
     texts: dict[str, None] = {}
     for sample in samples:
-        for message in prompt_messages(sample, fmt):
+        for message in prompt_messages(sample, fmt, style):
             texts[message["content"]] = None
         texts[reference_completion(sample, fmt)] = None
     return list(texts)
