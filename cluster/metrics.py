@@ -11,6 +11,7 @@ from typing import Any
 # What the console line shows, in order, with its format.
 _CONSOLE = [
     ("reward/mean", "reward {:.3f}"),
+    ("call_rate/train", "calls {:.2f}"),
     ("eval/accuracy", "val_acc {:.3f}"),
     ("entropy/cot", "H_cot {:.3f}"),
     ("kl", "kl {:.4f}"),

@@ -122,6 +122,20 @@ def _time_breakdown(ax, records) -> bool:
     return True
 
 
+def _reward(ax, records) -> bool:
+    """The mean reward, with its split over prompts that need a call and prompts that need none."""
+    drawn = _line(ax, records, "reward/mean", "Mean reward (training samples)", "reward")
+    for key, color, label in (
+        ("reward/call_prompts", _COLORS[1], "prompts that need a call"),
+        ("reward/no_call_prompts", _COLORS[2], "prompts that need none"),
+    ):
+        steps, values = series(records, key)
+        if steps:
+            ax.plot(steps, values, linestyle="--", linewidth=1.2, color=color, label=label)
+            ax.legend(loc="best", fontsize=8)
+    return drawn
+
+
 def summary_lines(records: list[dict[str, Any]]) -> list[str]:
     """A few numbers of the run: steps, validation accuracy before and after, rewards, time."""
     lines = []
@@ -161,7 +175,7 @@ def _summary(ax, records) -> None:
 # (file stem, drawing function) for the single plots; overview.png holds all five.
 def _panels(records):
     return [
-        ("reward", lambda ax: _line(ax, records, "reward/mean", "Mean reward (training samples)", "reward")),
+        ("reward", lambda ax: _reward(ax, records)),
         (
             "val_accuracy",
             lambda ax: _line(

@@ -19,6 +19,18 @@ from typing import Any
 # metrics.jsonl key -> (Prometheus gauge name, description). Names are Prometheus-safe.
 GAUGES: dict[str, tuple[str, str]] = {
     "reward/mean": ("egpo_reward_mean", "Mean strict binary reward of the step's completions (Eq. 3)."),
+    "reward/call_prompts": (
+        "egpo_reward_call_prompts",
+        "Mean reward of the step's completions on prompts that need a call.",
+    ),
+    "reward/no_call_prompts": (
+        "egpo_reward_no_call_prompts",
+        "Mean reward of the step's completions on prompts that need no call (abstaining is right).",
+    ),
+    "call_rate/train": (
+        "egpo_train_call_rate",
+        "Share of the step's completions on call-needing prompts written as a call list.",
+    ),
     "eval/accuracy": ("egpo_eval_accuracy", "Validation accuracy, greedy decoding, strict reward."),
     "eval/count": ("egpo_eval_prompts", "Validation prompts in the last evaluation."),
     "eval/call_rate": (

@@ -4,7 +4,7 @@ abstaining is named as such, not reported as a plain improvement."""
 from __future__ import annotations
 
 from cluster.data import load_samples
-from cluster.evaluate import accuracy_report, call_rate
+from cluster.evaluate import accuracy_report, call_rate, rollout_split
 from cluster.feed import Prompt
 
 CALL = "<think>The user wants the weather.</think>[get_weather(city='Oslo')]"
@@ -42,3 +42,18 @@ def test_report_has_no_warning_when_calls_hold():
     after = {"eval/accuracy/simple": 0.4, "eval/call_rate": 0.7}
     lines = accuracy_report(before, after)
     assert len(lines) == 2 and not any(line.startswith("Warning") for line in lines)
+
+
+def test_rollout_split_separates_rewards_and_calls_by_what_the_prompt_needs():
+    prompts = _prompts()[2:4]  # one needs a call, one does not
+    groups = [
+        [{"text": CALL}, {"text": ABSTAIN}, {"text": CALL}],
+        [{"text": ABSTAIN}, {"text": CALL}, {"text": ABSTAIN}],
+    ]
+    split = rollout_split(prompts, groups, [1.0, 0.0, 0.0, 1.0, 0.0, 1.0])
+    assert split == {
+        "reward/call_prompts": 1 / 3,
+        "call_rate/train": 2 / 3,
+        "reward/no_call_prompts": 2 / 3,
+    }
+    assert rollout_split(prompts[1:], groups[1:], [1.0, 0.0, 1.0]) == {"reward/no_call_prompts": 2 / 3}

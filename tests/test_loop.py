@@ -53,6 +53,9 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     for record in records[1:]:
         assert record.keys() >= REQUIRED_KEYS
         assert 0.0 <= record["reward/mean"] <= 1.0
+        sides = [record[k] for k in ("reward/call_prompts", "reward/no_call_prompts") if k in record]
+        assert sides and min(sides) <= record["reward/mean"] <= max(sides)  # the split averages to it
+        assert 0.0 <= record.get("call_rate/train", 0.0) <= 1.0
     assert "eval/accuracy" in records[0] and "eval/accuracy" in records[-1]
     assert 0.0 <= records[-1]["eval/call_rate"] <= 1.0
     report = json.loads((run_dir / "report.json").read_text())
