@@ -12,6 +12,7 @@ from cluster.synthetic.families import FAMILIES, FUNCTIONS, slots
 from cluster.synthetic.generate import (
     CATEGORY_WEIGHTS,
     MAX_REFERENCE_CHARS,
+    OPENERS,
     category_counts,
     generate_split,
     main,
@@ -110,6 +111,11 @@ def test_validation_uses_unseen_phrasings_and_argument_values(shipped):
             assert not values & train_values[key], (
                 f"{key}: validation values {values & train_values[key]} seen in training"
             )
+    # the held-out opener only in validation, where half the requests open plainly, as in training
+    held = OPENERS[-1]
+    assert not any(s.messages[-1]["content"].startswith(held) for s in shipped["train"])
+    opened = sum(s.messages[-1]["content"].startswith(held) for s in shipped["val"]) / len(shipped["val"])
+    assert 0.35 < opened < 0.65
     # and the argument values are written verbatim in the request, so a small model can copy them
     for sample in shipped["train"][:300]:
         for call in sample.ground_truth:

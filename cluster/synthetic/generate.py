@@ -32,8 +32,10 @@ CATEGORY_WEIGHTS: dict[str, float] = {
     "irrelevance": 0.15,
     "missing_param": 0.15,
 }
-# Openers and joins of two requests; the last of each list is held out for validation.
-OPENERS = ("", "", "", "Hi! ", "Please help: ", "Hey, ", "Quick question: ")
+# Openers and joins of two requests; the last of each list is held out for validation. Half the
+# requests of either split have no opener: a plain request is no phrasing to hold out, and a
+# validation split whose every request opened with the one held-out phrase would test that prefix.
+OPENERS = ("Hi! ", "Please help: ", "Hey, ", "Quick question: ")
 CONNECTORS = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}", "{a} Plus: {b}", "Two things. {a} {b}")
 LOWERCASE_SECOND = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}")
 NO_CALL_IRRELEVANT = "None of the given functions can do that."
@@ -88,7 +90,8 @@ class TaskWriter:
         return self.fill(function, template)
 
     def opener(self, text: str) -> str:
-        opener = self.rng.choice(held_out(OPENERS, self.split))
+        phrases = held_out(OPENERS, self.split)
+        opener = self.rng.choice([""] * len(phrases) + phrases)
         if opener.endswith(", ") and not text.startswith(("I ", "I'")):
             text = text[0].lower() + text[1:]
         return opener + text
