@@ -183,6 +183,11 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
             return compare_command(config, args)
         request = EvalRequest.from_args(config, args)
         model_dir = eval_model_dir(config, log=_log)
+        if not any(o.startswith("data.prompt_style=") for o in getattr(args, "overrides", None) or []):
+            style = trained_prompt_style(config.model.path, config.data.prompt_style)
+            if style != config.data.prompt_style:
+                _log(f"Prompt style: {style} (the model's training prompt; set data.prompt_style= to change)")
+            config.data.prompt_style = style
     except (EvalError, BfclError, ConfigError, ModelNotFound, ValueError, OSError) as exc:
         print(f"launch.py eval: {exc}", file=sys.stderr)
         return 2
@@ -275,6 +280,23 @@ def _default_name(model_path: str) -> str:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def trained_prompt_style(model_path: str, preset_style: str) -> str:
+    """The prompt style a model expects: the preset's for 'tiny' (built and trained with it), the
+    ``data.prompt_style`` of the run a checkpoint comes from (``runs/<name>/config.yaml``), and the
+    paper's for any other model (a pretrained model was never trained on our compact prompt)."""
+    if model_path == "tiny":
+        return preset_style
+    import yaml
+
+    path = Path(model_path).expanduser()
+    for run_dir in (path, path.parent.parent):  # a run directory, or runs/<name>/checkpoints/step-N
+        saved = run_dir / "config.yaml"
+        if saved.is_file():
+            style = (yaml.safe_load(saved.read_text()) or {}).get("data", {}).get("prompt_style")
+            return style or "paper"  # a run saved before the field existed used the paper's prompt
+    return "paper"
 
 
 def eval_model_dir(config: RunConfig, log=_log) -> Path:

@@ -97,3 +97,19 @@ def test_validation_split_eval_uses_the_training_reward(ray_cluster, tiny_model_
     assert len(records) == 4 and all(r["id"].startswith("val-") for r in records)
     assert all(r["reason"] for r in records if not r["correct"])
     assert "all (micro)" in out and "BFCL v3" not in out
+
+
+def test_eval_prompts_a_model_the_way_it_was_trained(tmp_path):
+    from cluster.config import load_config, save_config
+    from cluster.evaluate import trained_prompt_style
+
+    run = tmp_path / "runs" / "r1"
+    (run / "checkpoints" / "step-000002").mkdir(parents=True)
+    save_config(load_config("tiny"), run / "config.yaml")  # tiny trains with the compact prompt
+    assert trained_prompt_style(str(run), "paper") == "compact"
+    assert trained_prompt_style(str(run / "checkpoints" / "step-000002"), "paper") == "compact"
+    save_config(load_config("smollm2-cpu"), run / "config.yaml")
+    assert trained_prompt_style(str(run), "compact") == "paper"
+    assert trained_prompt_style("tiny", "compact") == "compact"  # built and trained by this preset
+    assert trained_prompt_style(str(tmp_path), "compact") == "paper"  # e.g. a pretrained model
+    assert trained_prompt_style("smollm2-135m-instruct", "compact") == "paper"
