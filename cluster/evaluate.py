@@ -93,20 +93,15 @@ def rollout_split(
     each side (``reward/call_prompts``, ``reward/no_call_prompts``) and ``call_rate/train``, the
     share of completions on call-needing prompts written as a call list. Shows what RL is
     rewarding: right calls, or abstaining where no call is due. A side with no prompt is left out."""
-    need, skip, called = [], [], []
-    rewards_of = iter(rewards)
-    for prompt, group in zip(prompts, groups, strict=True):
-        for completion in group:
-            reward = next(rewards_of)
-            if prompt.sample.ground_truth:
-                need.append(reward)
-                called.append(parse_completion(completion["text"], fmt).call_syntax)
-            else:
-                skip.append(reward)
+    per_completion = [prompt for prompt, group in zip(prompts, groups, strict=True) for _ in group]
+    texts = [completion["text"] for group in groups for completion in group]
+    paired = list(zip(per_completion, rewards, strict=True))
+    need = [reward for prompt, reward in paired if prompt.sample.ground_truth]
+    skip = [reward for prompt, reward in paired if not prompt.sample.ground_truth]
     out = {}
     if need:
         out["reward/call_prompts"] = sum(need) / len(need)
-        out["call_rate/train"] = sum(called) / len(called)
+        out["call_rate/train"] = call_rate(per_completion, texts, fmt)
     if skip:
         out["reward/no_call_prompts"] = sum(skip) / len(skip)
     return out
