@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cluster.config import RunConfig
+from cluster.config import RunConfig, load_config
 from cluster.data import Sample
 from cluster.eval_report import (
     CHART_FILE,
@@ -283,14 +283,11 @@ def trained_prompt_style(model_path: str, preset_style: str) -> str:
     paper's for any other model (a pretrained model was never trained on our compact prompt)."""
     if model_path == "tiny":
         return preset_style
-    import yaml
-
     path = Path(model_path).expanduser()
     for run_dir in (path, path.parent.parent):  # a run directory, or runs/<name>/checkpoints/step-N
         saved = run_dir / "config.yaml"
-        if saved.is_file():
-            style = (yaml.safe_load(saved.read_text()) or {}).get("data", {}).get("prompt_style")
-            return style or "paper"  # a run saved before the field existed used the paper's prompt
+        if saved.is_file():  # a run saved before the field existed gets its default, the paper's
+            return load_config(str(saved)).data.prompt_style
     return "paper"
 
 
