@@ -333,6 +333,24 @@ class RunConfig(Section):
                 f"a multiple of learner.num_learners ({lrn.num_learners}): each learner takes whole groups",
             ),
         ]
+        clu, rew = self.cluster, self.reward
+        if clu.address == "local" and clu.num_cpus is not None:
+            roles = {
+                "rollout": (roll.num_workers, roll.cpus_per_worker),
+                "reward": (rew.num_actors, rew.cpus_per_actor),
+                "learner": (lrn.num_learners, lrn.cpus_per_learner),
+            }
+            needed = sum(count * cpus for count, cpus in roles.values())
+            parts = " + ".join(f"{role} {count} x {cpus:g}" for role, (count, cpus) in roles.items())
+            checks.append(
+                (
+                    needed <= clu.num_cpus + 1e-9,
+                    "cluster.num_cpus",
+                    clu.num_cpus,
+                    f"at least the {needed:g} CPUs the roles reserve ({parts}): lower "
+                    "rollout.cpus_per_worker, reward.cpus_per_actor or learner.cpus_per_learner",
+                )
+            )
         for ok, path, value, expected in checks:
             if not ok:
                 raise ValueError(f"{path}={value!r}: expected {expected}")

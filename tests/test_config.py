@@ -60,6 +60,10 @@ def test_overrides_are_typed_and_applied():
         ("algorthm.alpha=3", ["algorthm", "algorithm"]),
         ("alpha=3", ["section.field", "did you mean"]),
         ("algorithm.alpha", ["key.sub=value"]),
+        (
+            "rollout.cpus_per_worker=1.5",
+            ["cluster.num_cpus=2", "2.75 CPUs the roles reserve", "rollout 1 x 1.5", "reward 1 x 0.25"],
+        ),
     ],
 )
 def test_bad_overrides_name_the_field_value_and_expectation(override, expected):
