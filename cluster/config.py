@@ -278,7 +278,15 @@ class ClusterConfig(Section):
         None, ge=1, description="CPUs of the local cluster (None = all). Default None."
     )
     colocate: bool = Field(
-        True, description="Place rollout, reward and learner actors on shared resources. Default True."
+        True,
+        description="Place the rollout workers and reward actors on the learner's node (weights stay "
+        "on one machine); false lets them go to any node with room. Default True.",
+    )
+    placement_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="How long the learner ranks and the reward actors may wait for the cluster to "
+        "place them before the run stops with what is missing (seconds). Default 120.",
     )
 
 

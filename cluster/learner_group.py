@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import RunConfig
 from cluster.ray_setup import actor_options
+from common.placement import bundle, node_of, reserve, wait_placed
 from common.weight_group import find_free_port
 
 
@@ -44,19 +46,28 @@ def learner_settings(cfg: RunConfig) -> dict[str, Any]:
 
 
 class LearnerGroup:
-    """``num_learners`` Learner actors named ``learner-<rank>`` sharing one process group."""
+    """``num_learners`` Learner actors named ``learner-<rank>`` sharing one process group.
+
+    The ranks sit in one ``STRICT_PACK`` placement group (their process group meets on 127.0.0.1);
+    ``node_id`` is the node they landed on, where ``cluster.colocate`` puts the other roles.
+    """
 
     def __init__(self, model_dir: str, cfg: RunConfig, name_prefix: str = "learner", **overrides: Any):
         from learner.actor import Learner
 
         settings = {**learner_settings(cfg), **overrides}
-        world = cfg.learner.num_learners
+        lrn = cfg.learner
+        world = lrn.num_learners
+        self.pg = reserve([bundle(lrn.cpus_per_learner, lrn.gpus_per_learner)] * world, "STRICT_PACK")
+        wait_placed(self.pg, f"{world} learner rank(s) on one node", cfg.cluster.placement_timeout_s)
+        self.node_id = node_of(self.pg)
         port = find_free_port()
         self.learners = [
             Learner.options(
-                **actor_options(
-                    f"{name_prefix}-{rank}", cfg.learner.cpus_per_learner, cfg.learner.gpus_per_learner
-                )
+                **actor_options(f"{name_prefix}-{rank}", lrn.cpus_per_learner, lrn.gpus_per_learner),
+                scheduling_strategy=PlacementGroupSchedulingStrategy(
+                    self.pg, placement_group_bundle_index=rank
+                ),
             ).remote(
                 str(model_dir),
                 rank=rank,
@@ -112,3 +123,6 @@ class LearnerGroup:
         for learner in self.learners:
             ray.kill(learner)
         self.learners = []
+        if self.pg is not None:
+            ray.util.remove_placement_group(self.pg)
+            self.pg = None

@@ -29,11 +29,12 @@ from typing import Any
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
-from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.placement_group import remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import ModelConfig, RolloutConfig
 from cluster.ray_setup import actor_options
+from common.placement import COLOCATE_HINT, bundle, free_resources, reserve
 
 _CONTROL_POLL_S = 0.5  # how often the pool reads the target between chunks
 _WAIT_SLICE_S = 1.0  # longest single wait, so a scale request is seen while chunks run
@@ -104,6 +105,7 @@ class RolloutPool:
     ``weight_source`` (set by :class:`cluster.weight_sync.WeightSync`) returns object refs of the
     learner's current flat buffers and index, for newcomers; without one, newcomers get the
     buffers of the last :meth:`update_weights`, or the model directory's weights at version 0.
+    With ``node_id`` every worker is placed on that node (``cluster.colocate``: the learner's).
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class RolloutPool:
         name_prefix: str = "rollout",
         run_name: str | None = None,
         log: Callable[[str], None] | None = None,
+        node_id: str | None = None,
     ):
         from actors.rollout import RolloutWorker
 
@@ -121,6 +124,7 @@ class RolloutPool:
         self.cfg = rollout
         self.name_prefix = name_prefix
         self.model_dir = str(model_dir)
+        self.node_id = node_id
         self.log = log or _print
         self.version = 0
         self.target = rollout.num_workers
@@ -157,7 +161,8 @@ class RolloutPool:
                 raise RolloutPoolError(
                     f"no rollout worker could be placed within rollout.placement_timeout_s="
                     f"{rollout.placement_timeout_s} s: each needs {self._bundle()} and the cluster has "
-                    f"{_free_resources()} free; lower rollout.cpus_per_worker/gpus_per_worker or add nodes"
+                    f"{free_resources()} free; lower rollout.cpus_per_worker/gpus_per_worker or add nodes"
+                    + (COLOCATE_HINT if node_id else "")
                 )
         except BaseException:
             self.shutdown()  # no half-built pool left holding resources or names
@@ -292,15 +297,12 @@ class RolloutPool:
     def _add_slot(self) -> None:
         name = f"{self.name_prefix}-{self._next_index}"
         self._next_index += 1
-        pg = placement_group([self._bundle()])
+        pg = reserve([self._bundle()], node_id=self.node_id)
         deadline = time.monotonic() + self.cfg.placement_timeout_s
         self._slots.append(_Slot(name=name, pg=pg, ref=pg.ready(), deadline=deadline))
 
     def _bundle(self) -> dict[str, float]:
-        bundle = {"CPU": self.cfg.cpus_per_worker}
-        if self.cfg.gpus_per_worker:
-            bundle["GPU"] = self.cfg.gpus_per_worker
-        return bundle
+        return bundle(self.cfg.cpus_per_worker, self.cfg.gpus_per_worker)
 
     def _retire(self, count: int) -> None:
         """Retire ``count`` workers: unplaced ones first, then starting, idle, and busy ones last
@@ -403,7 +405,7 @@ class RolloutPool:
                 slot.deadline = math.inf  # report once; the request stays pending
                 self._say(
                     f"the cluster cannot place rollout worker {slot.name} (needs {self._bundle()}; free: "
-                    f"{_free_resources()}) within {self.cfg.placement_timeout_s} s: running with "
+                    f"{free_resources()}) within {self.cfg.placement_timeout_s} s: running with "
                     f"{self.size} worker(s); it joins if resources appear"
                 )
 
@@ -479,7 +481,7 @@ class RolloutPool:
         if not busy and not hopeful and not any(s.state == "ready" for s in self._slots):
             raise RolloutPoolError(
                 f"no rollout worker can take the step's prompts: none is running and the cluster cannot "
-                f"place one (needs {self._bundle()}; free: {_free_resources()})"
+                f"place one (needs {self._bundle()}; free: {free_resources()})"
             )
 
     # ------------------------------------------------------------------ reporting
@@ -515,11 +517,6 @@ def _check_bounds(rollout: RolloutConfig) -> None:
             f"rollout.num_workers={rollout.num_workers}: expected a number between rollout.min_workers="
             f"{rollout.min_workers} and rollout.max_workers={top}"
         )
-
-
-def _free_resources() -> dict[str, float]:
-    free = ray.available_resources()
-    return {key: round(free[key], 2) for key in ("CPU", "GPU") if key in free}
 
 
 def _print(message: str) -> None:

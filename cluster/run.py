@@ -265,13 +265,21 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
 
     policy_dir = warm_start(cfg, Path(model_dir), train_prompts, tokenizer, log)
     learners = LearnerGroup(str(policy_dir), cfg)
-    rollout = RolloutPool(str(policy_dir), cfg.model, cfg.rollout, run_name=run.path.name, log=log)
+    node_id = learners.node_id if cfg.cluster.colocate else None  # None: any node with room
+    rollout = RolloutPool(
+        str(policy_dir), cfg.model, cfg.rollout, run_name=run.path.name, log=log, node_id=node_id
+    )
     log(
         f"Rollout workers: {rollout.size} (change while it runs: python launch.py scale --workers N "
         f"--run {run.path.name} --address {_ray_address()})"
     )
     reward_pool = RewardPool(
-        cfg.reward.num_actors, cfg.reward.cpus_per_actor, cfg.reward.output_format, name_prefix="reward"
+        cfg.reward.num_actors,
+        cfg.reward.cpus_per_actor,
+        cfg.reward.output_format,
+        name_prefix="reward",
+        start_timeout_s=cfg.cluster.placement_timeout_s,
+        node_id=node_id,
     )
     weight_sync = WeightSync(learners, rollout, cfg.learner.backend)
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard)

@@ -14,7 +14,9 @@ from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from common.placement import COLOCATE_HINT, PlacementError, reserve, wait_placed
 from reward.prompt import OutputFormat
 from reward.score import score
 
@@ -49,7 +51,9 @@ class RewardPool:
     ``category`` and returns one float per item, in order. ``chunk_size`` bounds the items per
     remote call (default: the batch split evenly over the actors). Actors are named
     ``f"{name_prefix}-{i}"`` when ``name_prefix`` is given. Needs ``ray.init`` done by the caller.
-    Raises :class:`RewardPoolError` when the cluster cannot start the actors within ``start_timeout_s``.
+    The actors hold one placement group, a bundle each (a replacement takes its predecessor's);
+    with ``node_id`` every bundle is on that node, otherwise they spread over the cluster.
+    Raises :class:`RewardPoolError` when the cluster cannot place the actors within ``start_timeout_s``.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class RewardPool:
         name_prefix: str | None = None,
         chunk_size: int | None = None,
         start_timeout_s: float = 120.0,
+        node_id: str | None = None,
     ) -> None:
         if num_actors < 1:
             raise ValueError(f"reward pool num_actors must be >= 1, got {num_actors}")
@@ -82,17 +87,19 @@ class RewardPool:
         self.restarts = 0
         self._actor_class = ray.remote(RewardActor)
         self._actors: list[Any] = []
+        self._pg = reserve([{"CPU": cpus_per_actor}] * num_actors, "PACK" if node_id else "SPREAD", node_id)
         try:
+            hint = "; lower reward.cpus_per_actor or the other roles' CPUs, or add nodes"
+            try:
+                wait_placed(
+                    self._pg, "reward actors", start_timeout_s, hint + (COLOCATE_HINT if node_id else "")
+                )
+            except PlacementError as error:
+                self._pg = None  # wait_placed removed it
+                raise RewardPoolError(str(error)) from None
             for index in range(num_actors):
                 self._actors.append(self._start_actor(index))
-            try:
-                ray.get([actor.ping.remote() for actor in self._actors], timeout=start_timeout_s)
-            except ray.exceptions.GetTimeoutError:
-                raise RewardPoolError(
-                    f"the reward pool's {num_actors} actor(s) of {cpus_per_actor} CPU each did not start "
-                    f"within {start_timeout_s:.0f} s; the cluster has {ray.available_resources().get('CPU', 0)} "
-                    "CPU free: lower reward.cpus_per_actor or the other actors' CPUs, or add nodes"
-                ) from None
+            ray.get([actor.ping.remote() for actor in self._actors])
         except BaseException:
             self.shutdown()  # no half-built pool left holding CPUs or names
             raise
@@ -139,6 +146,9 @@ class RewardPool:
         for actor in self._actors:
             ray.kill(actor, no_restart=True)
         self._actors = []
+        if self._pg is not None:
+            ray.util.remove_placement_group(self._pg)
+            self._pg = None
 
     def _chunks(self, count: int) -> list[tuple[int, int]]:
         size = self.chunk_size or max(1, math.ceil(count / len(self._actors)))
@@ -148,7 +158,14 @@ class RewardPool:
         return self._actors[slot].score_chunk.remote(chunk)
 
     def _start_actor(self, index: int, replacing: bool = False) -> Any:
-        options: dict[str, Any] = {"num_cpus": self.cpus_per_actor, "max_restarts": 0, "max_task_retries": 0}
+        options: dict[str, Any] = {
+            "num_cpus": self.cpus_per_actor,
+            "max_restarts": 0,
+            "max_task_retries": 0,
+            "scheduling_strategy": PlacementGroupSchedulingStrategy(
+                self._pg, placement_group_bundle_index=index
+            ),
+        }
         name = self.actor_name(index)
         if name is None:
             return self._actor_class.options(**options).remote(self.fmt)

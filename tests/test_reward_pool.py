@@ -127,5 +127,7 @@ def test_pool_scores_hermes_answers(ray_cluster):
 
 
 def test_a_pool_the_cluster_cannot_place_fails_with_a_clear_message(ray_cluster):
-    with pytest.raises(RewardPoolError, match="did not start within 2 s.*lower reward.cpus_per_actor"):
+    with pytest.raises(
+        RewardPoolError, match="could not place the reward actors within 2 s.*lower reward.cpus_per_actor"
+    ):
         RewardPool(num_actors=1, cpus_per_actor=64, start_timeout_s=2)
