@@ -108,7 +108,7 @@ def test_eval_prompts_a_model_the_way_it_was_trained(tmp_path):
     save_config(load_config("tiny"), run / "config.yaml")  # tiny trains with the compact prompt
     assert trained_prompt_style(str(run), "paper") == "compact"
     assert trained_prompt_style(str(run / "checkpoints" / "step-000002"), "paper") == "compact"
-    save_config(load_config("smollm2-cpu"), run / "config.yaml")
+    save_config(load_config("smollm2-cpu", ["data.prompt_style=paper"]), run / "config.yaml")
     assert trained_prompt_style(str(run), "compact") == "paper"
     assert trained_prompt_style("tiny", "compact") == "compact"  # built and trained by this preset
     assert trained_prompt_style(str(tmp_path), "compact") == "paper"  # e.g. a pretrained model
