@@ -16,7 +16,7 @@ import ray
 from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from common.placement import COLOCATE_HINT, PlacementError, reserve, wait_placed
+from common.placement import COLOCATE_HINT, PlacementError, bundle, reserve, wait_placed
 from reward.prompt import OutputFormat
 from reward.score import score
 
@@ -87,7 +87,7 @@ class RewardPool:
         self.restarts = 0
         self._actor_class = ray.remote(RewardActor)
         self._actors: list[Any] = []
-        self._pg = reserve([{"CPU": cpus_per_actor}] * num_actors, "PACK" if node_id else "SPREAD", node_id)
+        self._pg = reserve([bundle(cpus_per_actor)] * num_actors, "PACK" if node_id else "SPREAD", node_id)
         try:
             hint = "; lower reward.cpus_per_actor or the other roles' CPUs, or add nodes"
             try:
