@@ -34,7 +34,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import ModelConfig, RolloutConfig
 from cluster.ray_setup import actor_options
-from common.placement import COLOCATE_HINT, bundle, free_resources, reserve
+from common.placement import COLOCATE_HINT, available, bundle, free_resources, reserve, where
 
 _CONTROL_POLL_S = 0.5  # how often the pool reads the target between chunks
 _WAIT_SLICE_S = 1.0  # longest single wait, so a scale request is seen while chunks run
@@ -160,8 +160,8 @@ class RolloutPool:
             if not self.workers:
                 raise RolloutPoolError(
                     f"no rollout worker could be placed within rollout.placement_timeout_s="
-                    f"{rollout.placement_timeout_s} s: each needs {self._bundle()} and the cluster has "
-                    f"{free_resources()} free; lower rollout.cpus_per_worker/gpus_per_worker or add nodes"
+                    f"{rollout.placement_timeout_s} s: each needs {self._bundle()} and {where(node_id)} "
+                    f"has {free_resources(node_id)} free; lower rollout.cpus_per_worker/gpus_per_worker or add nodes"
                     + (COLOCATE_HINT if node_id else "")
                 )
         except BaseException:
@@ -285,8 +285,9 @@ class RolloutPool:
             )
 
     def _autoscale(self) -> None:
-        """Target = the workers we have plus what the free resources can place, within the bounds."""
-        free = ray.available_resources()
+        """Target = the workers we have plus what the free resources can place, within the bounds
+        (with ``node_id``, the free resources of that node: pinned workers cannot use the rest)."""
+        free = available(self.node_id)
         fits = [free.get("CPU", 0.0) / self.cfg.cpus_per_worker]
         if self.cfg.gpus_per_worker:
             fits.append(free.get("GPU", 0.0) / self.cfg.gpus_per_worker)
@@ -405,7 +406,7 @@ class RolloutPool:
                 slot.deadline = math.inf  # report once; the request stays pending
                 self._say(
                     f"the cluster cannot place rollout worker {slot.name} (needs {self._bundle()}; free: "
-                    f"{free_resources()}) within {self.cfg.placement_timeout_s} s: running with "
+                    f"{free_resources(self.node_id)}) within {self.cfg.placement_timeout_s} s: running with "
                     f"{self.size} worker(s); it joins if resources appear"
                 )
 
@@ -481,7 +482,7 @@ class RolloutPool:
         if not busy and not hopeful and not any(s.state == "ready" for s in self._slots):
             raise RolloutPoolError(
                 f"no rollout worker can take the step's prompts: none is running and the cluster cannot "
-                f"place one (needs {self._bundle()}; free: {free_resources()})"
+                f"place one (needs {self._bundle()}; free: {free_resources(self.node_id)})"
             )
 
     # ------------------------------------------------------------------ reporting

@@ -22,9 +22,19 @@ class PlacementError(RuntimeError):
     """The cluster cannot place a role's bundles; the message says what was asked and what is free."""
 
 
-def free_resources() -> dict[str, float]:
-    """The cluster's free CPUs and GPUs (rounded), for error messages."""
-    free = ray.available_resources()
+def available(node_id: str | None = None) -> dict[str, float]:
+    """Free resources: the whole cluster's, or with ``node_id`` that node's only."""
+    if node_id is None:
+        return ray.available_resources()
+    # Ray has no public per-node call for this; it is what `ray status` reads.
+    from ray._private.state import available_resources_per_node
+
+    return available_resources_per_node().get(node_id, {})
+
+
+def free_resources(node_id: str | None = None) -> dict[str, float]:
+    """Free CPUs and GPUs (rounded) of the cluster or of one node, for messages."""
+    free = available(node_id)
     return {key: round(free.get(key, 0.0), 2) for key in ("CPU", "GPU")}
 
 
@@ -41,8 +51,11 @@ def reserve(
     return placement_group(bundles, strategy=strategy, bundle_label_selector=selector)
 
 
-def wait_placed(pg: PlacementGroup, role: str, timeout_s: float, hint: str = "") -> None:
-    """Block until ``pg`` is placed; past ``timeout_s`` remove it and raise ``PlacementError``."""
+def wait_placed(
+    pg: PlacementGroup, role: str, timeout_s: float, hint: str = "", node_id: str | None = None
+) -> None:
+    """Block until ``pg`` is placed; past ``timeout_s`` remove it and raise ``PlacementError``
+    (which reports the free resources of ``node_id`` when the group is pinned there)."""
     try:
         ray.get(pg.ready(), timeout=timeout_s)
     except ray.exceptions.GetTimeoutError:
@@ -50,8 +63,14 @@ def wait_placed(pg: PlacementGroup, role: str, timeout_s: float, hint: str = "")
         ray.util.remove_placement_group(pg)
         raise PlacementError(
             f"the cluster could not place the {role} within {timeout_s:.0f} s: it needs "
-            f"{len(bundles)} x {bundles[0]} and has {free_resources()} free{hint}"
+            f"{len(bundles)} x {bundles[0]} and {where(node_id)} has {free_resources(node_id)} "
+            f"free{hint}"
         ) from None
+
+
+def where(node_id: str | None) -> str:
+    """How messages name the place a role may use."""
+    return "the cluster" if node_id is None else f"the learner's node {node_id[:8]}"
 
 
 def node_of(pg: PlacementGroup, bundle_index: int = 0) -> str:

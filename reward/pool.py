@@ -92,7 +92,11 @@ class RewardPool:
             hint = "; lower reward.cpus_per_actor or the other roles' CPUs, or add nodes"
             try:
                 wait_placed(
-                    self._pg, "reward actors", start_timeout_s, hint + (COLOCATE_HINT if node_id else "")
+                    self._pg,
+                    "reward actors",
+                    start_timeout_s,
+                    hint + (COLOCATE_HINT if node_id else ""),
+                    node_id,
                 )
             except PlacementError as error:
                 self._pg = None  # wait_placed removed it

@@ -25,11 +25,17 @@ SCENARIO = textwrap.dedent(
     from cluster.learner_group import LearnerGroup
     from cluster.rollout_pool import RolloutPool, RolloutPoolError
     from cluster.tiny_model import build_tiny_model
+    from common.placement import free_resources
     from reward import score
     from reward.pool import RewardPool, RewardPoolError
 
     def node(actor):
         return ray.get(actor.__ray_call__.remote(lambda _self: ray.get_runtime_context().get_node_id()))
+
+    def wait_free(node_id, cpus):
+        deadline = time.monotonic() + 30
+        while free_resources(node_id)["CPU"] != cpus and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     out = {}
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
@@ -51,6 +57,17 @@ SCENARIO = textwrap.dedent(
                   "functions": [], "category": "irrelevance"}]
         out["pinned_reward_scores_as_local"] = pinned.score(items) == [score(**items[0])]
         pinned.shutdown()
+        wait_free(learners.node_id, 1.0)  # removals are asynchronous
+
+        # autoscale under colocate sizes the pool from the learner's node (1 CPU free), not from the
+        # cluster (2 free): two 0.5-CPU workers, both there, none left waiting for room
+        grow = cfg.rollout.model_copy(update={"cpus_per_worker": 0.5, "autoscale": True, "min_workers": 1,
+                                             "max_workers": 4, "placement_timeout_s": 120})
+        pool = RolloutPool(str(model_dir), cfg.model, grow, node_id=learners.node_id)
+        out["autoscale_target"] = pool.target
+        out["autoscale_nodes"] = [node(a) == learners.node_id for a in pool.workers]
+        pool.shutdown()
+        wait_free(learners.node_id, 1.0)
 
         spread = RewardPool(num_actors=2, cpus_per_actor=0.5)
         out["spread_reward_on_both_nodes"] = len({node(a) for a in spread._actors}) == 2
@@ -98,7 +115,11 @@ def test_roles_are_placed_by_the_config_on_a_two_node_cluster(tmp_path):
     assert out["pinned_reward_nodes"] == [True, True]
     assert out["pinned_reward_scores_as_local"] is True
     assert out["spread_reward_on_both_nodes"] is True
+    assert out["autoscale_target"] == 2
+    assert out["autoscale_nodes"] == [True, True]
     assert "could not place the reward actors" in out["reward_error"]
+    assert "the learner's node" in out["reward_error"]
+    assert "has {'CPU': 1.0, 'GPU': 0.0} free" in out["reward_error"]  # that node's, not the cluster's
     assert "cluster.colocate=true pins it to the learner's node" in out["reward_error"]
     assert "no rollout worker could be placed" in out["rollout_error"]
     assert "cluster.colocate=true" in out["rollout_error"]
