@@ -405,8 +405,8 @@ class RolloutPool:
             if slot.state == "placing" and slot.deadline <= now:
                 slot.deadline = math.inf  # report once; the request stays pending
                 self._say(
-                    f"the cluster cannot place rollout worker {slot.name} (needs {self._bundle()}; free: "
-                    f"{free_resources(self.node_id)}) within {self.cfg.placement_timeout_s} s: running with "
+                    f"the cluster cannot place rollout worker {slot.name} (needs {self._bundle()}; free on "
+                    f"{where(self.node_id)}: {free_resources(self.node_id)}) within {self.cfg.placement_timeout_s} s: running with "
                     f"{self.size} worker(s); it joins if resources appear"
                 )
 
@@ -482,7 +482,7 @@ class RolloutPool:
         if not busy and not hopeful and not any(s.state == "ready" for s in self._slots):
             raise RolloutPoolError(
                 f"no rollout worker can take the step's prompts: none is running and the cluster cannot "
-                f"place one (needs {self._bundle()}; free: {free_resources(self.node_id)})"
+                f"place one (needs {self._bundle()}; free on {where(self.node_id)}: {free_resources(self.node_id)})"
             )
 
     # ------------------------------------------------------------------ reporting
