@@ -34,7 +34,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import ModelConfig, RolloutConfig
 from cluster.ray_setup import actor_options
-from common.placement import COLOCATE_HINT, available, bundle, free_resources, reserve, where
+from common.placement import COLOCATE_HINT, available, bundle, reserve, room
 
 _CONTROL_POLL_S = 0.5  # how often the pool reads the target between chunks
 _WAIT_SLICE_S = 1.0  # longest single wait, so a scale request is seen while chunks run
@@ -160,8 +160,8 @@ class RolloutPool:
             if not self.workers:
                 raise RolloutPoolError(
                     f"no rollout worker could be placed within rollout.placement_timeout_s="
-                    f"{rollout.placement_timeout_s} s: each needs {self._bundle()} and {where(node_id)} "
-                    f"has {free_resources(node_id)} free; lower rollout.cpus_per_worker/gpus_per_worker or add nodes"
+                    f"{rollout.placement_timeout_s} s: each needs {self._bundle()} and "
+                    f"{room(node_id)}; lower rollout.cpus_per_worker/gpus_per_worker or add nodes"
                     + (COLOCATE_HINT if node_id else "")
                 )
         except BaseException:
@@ -405,8 +405,8 @@ class RolloutPool:
             if slot.state == "placing" and slot.deadline <= now:
                 slot.deadline = math.inf  # report once; the request stays pending
                 self._say(
-                    f"the cluster cannot place rollout worker {slot.name} (needs {self._bundle()}; free on "
-                    f"{where(self.node_id)}: {free_resources(self.node_id)}) within {self.cfg.placement_timeout_s} s: running with "
+                    f"the cluster cannot place rollout worker {slot.name} (needs {self._bundle()}; "
+                    f"{room(self.node_id)}) within {self.cfg.placement_timeout_s} s: running with "
                     f"{self.size} worker(s); it joins if resources appear"
                 )
 
@@ -482,7 +482,7 @@ class RolloutPool:
         if not busy and not hopeful and not any(s.state == "ready" for s in self._slots):
             raise RolloutPoolError(
                 f"no rollout worker can take the step's prompts: none is running and the cluster cannot "
-                f"place one (needs {self._bundle()}; free on {where(self.node_id)}: {free_resources(self.node_id)})"
+                f"place one (needs {self._bundle()}; {room(self.node_id)})"
             )
 
     # ------------------------------------------------------------------ reporting

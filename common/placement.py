@@ -63,14 +63,14 @@ def wait_placed(
         ray.util.remove_placement_group(pg)
         raise PlacementError(
             f"the cluster could not place the {role} within {timeout_s:.0f} s: it needs "
-            f"{len(bundles)} x {bundles[0]} and {where(node_id)} has {free_resources(node_id)} "
-            f"free{hint}"
+            f"{len(bundles)} x {bundles[0]} and {room(node_id)}{hint}"
         ) from None
 
 
-def where(node_id: str | None) -> str:
-    """How messages name the place a role may use."""
-    return "the cluster" if node_id is None else f"the learner's node {node_id[:8]}"
+def room(node_id: str | None = None) -> str:
+    """For messages: what is free where a role may go, the cluster or the learner's node."""
+    place = "the cluster" if node_id is None else f"the learner's node {node_id[:8]}"
+    return f"{place} has {free_resources(node_id)} free"
 
 
 def node_of(pg: PlacementGroup, bundle_index: int = 0) -> str:
