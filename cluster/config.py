@@ -40,6 +40,20 @@ class ModelConfig(Section):
     tiny_num_layers: int = Field(
         2, ge=1, description="Transformer layers of the built tiny model. Default 2 (stack-notes.md)."
     )
+    tiny_num_heads: int = Field(
+        2, ge=1, description="Attention heads of the built tiny model (divides tiny_hidden_size). Default 2."
+    )
+    tiny_num_kv_heads: int = Field(
+        1,
+        ge=1,
+        description="Key/value heads of the built tiny model (divides tiny_num_heads; fewer = "
+        "grouped-query attention). Default 1.",
+    )
+    tiny_intermediate_size: int | None = Field(
+        None,
+        ge=8,
+        description="MLP width of the built tiny model (units). Default None = 4 x tiny_hidden_size.",
+    )
     tiny_vocab_size: int = Field(
         1024, ge=300, description="BPE vocabulary of the built tiny tokenizer (tokens). Default 1024."
     )
@@ -66,6 +80,36 @@ class ModelConfig(Section):
     warm_start_batch_size: int = Field(
         16, ge=1, description="Sequences per supervised warm-start step. Default 16."
     )
+    warm_start_warmup_steps: int = Field(
+        0,
+        ge=0,
+        description="Warm-start steps over which the learning rate ramps linearly up to warm_start_lr. "
+        "Default 0 (none).",
+    )
+    warm_start_lr_schedule: Literal["constant", "cosine", "linear"] = Field(
+        "constant",
+        description="Warm-start learning rate after the warm-up: constant, or a cosine / linear decay "
+        "to 0 at the last warm-start step. Default constant.",
+    )
+    warm_start_cpus: float | None = Field(
+        None,
+        gt=0,
+        description="Ray CPUs (and so threads) of the warm start's learner, which runs alone before "
+        "any other role starts. Default None = all of cluster.num_cpus on the local cluster, else "
+        "learner.cpus_per_learner.",
+    )
+
+    @model_validator(mode="after")
+    def _tiny_heads_divide(self) -> ModelConfig:
+        if self.path == "tiny" and (
+            self.tiny_hidden_size % self.tiny_num_heads or self.tiny_num_heads % self.tiny_num_kv_heads
+        ):
+            raise ValueError(
+                f"model.tiny_num_heads={self.tiny_num_heads}, model.tiny_num_kv_heads={self.tiny_num_kv_heads}: "
+                f"expected heads that divide tiny_hidden_size={self.tiny_hidden_size} and kv heads that "
+                "divide the heads"
+            )
+        return self
 
 
 class DataConfig(Section):
@@ -359,10 +403,28 @@ class RunConfig(Section):
                     "rollout.cpus_per_worker, reward.cpus_per_actor or learner.cpus_per_learner",
                 )
             )
+            if self.model.warm_start_cpus is not None:
+                checks.append(
+                    (
+                        self.model.warm_start_cpus <= clu.num_cpus + 1e-9,
+                        "model.warm_start_cpus",
+                        self.model.warm_start_cpus,
+                        f"at most cluster.num_cpus ({clu.num_cpus})",
+                    )
+                )
         for ok, path, value, expected in checks:
             if not ok:
                 raise ValueError(f"{path}={value!r}: expected {expected}")
         return self
+
+    def warm_start_cpus(self) -> float:
+        """The warm start's learner CPUs: model.warm_start_cpus, else the whole local cluster (it
+        runs alone), else learner.cpus_per_learner."""
+        if self.model.warm_start_cpus is not None:
+            return self.model.warm_start_cpus
+        if self.cluster.address == "local" and self.cluster.num_cpus is not None:
+            return float(self.cluster.num_cpus)
+        return self.learner.cpus_per_learner
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def evaluate(
     metrics: dict[str, Any] = {"eval/accuracy": sum(rewards) / len(rewards), "eval/count": len(rewards)}
     for category, values in sorted(by_category.items()):
         metrics[f"eval/accuracy/{category}"] = sum(values) / len(values)
+    metrics.update(side_accuracy(prompts, rewards))
     rate = call_rate(prompts, texts, fmt)
     if rate is not None:
         metrics["eval/call_rate"] = rate
@@ -72,6 +73,18 @@ def evaluate(
                 }
                 f.write(json.dumps(record) + "\n")
     return metrics
+
+
+def side_accuracy(prompts: list[Prompt], rewards: list[float]) -> dict[str, float]:
+    """Accuracy on the prompts that need a call (``eval/call_prompts``), on those that need none
+    (``eval/no_call_prompts``) and on each named slice of the split (``eval/slice/<name>``, e.g. the
+    bundled validation's ``unseen_values``); a side or slice with no prompt is left out."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for prompt, reward in zip(prompts, rewards, strict=True):
+        groups["eval/call_prompts" if prompt.sample.ground_truth else "eval/no_call_prompts"].append(reward)
+        if prompt.sample.slice:
+            groups[f"eval/slice/{prompt.sample.slice}"].append(reward)
+    return {key: sum(values) / len(values) for key, values in sorted(groups.items())}
 
 
 def call_rate(prompts: list[Prompt], texts: list[str], fmt: str = "python") -> float | None:
@@ -116,6 +129,21 @@ def accuracy_report(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         for c in categories
     ]
     lines = [f"By category: {', '.join(parts)}."] if parts else []
+    sides = [
+        f"{label} {before[key]:.3f} -> {after[key]:.3f}"
+        for key, label in (
+            ("eval/call_prompts", "prompts that need a call"),
+            ("eval/no_call_prompts", "prompts that need none"),
+        )
+        if key in before and key in after
+    ]
+    sides += [
+        f"slice {k.removeprefix('eval/slice/')} {before[k]:.3f} -> {after[k]:.3f}"
+        for k in sorted(after)
+        if k.startswith("eval/slice/") and k in before
+    ]
+    if sides:
+        lines.append(f"Accuracy on {', '.join(sides)}.")
     rate_before, rate_after = before.get("eval/call_rate"), after.get("eval/call_rate")
     if rate_before is None or rate_after is None:
         return lines

@@ -52,19 +52,28 @@ class LearnerGroup:
     ``node_id`` is the node they landed on, where ``cluster.colocate`` puts the other roles.
     """
 
-    def __init__(self, model_dir: str, cfg: RunConfig, name_prefix: str = "learner", **overrides: Any):
+    def __init__(
+        self,
+        model_dir: str,
+        cfg: RunConfig,
+        name_prefix: str = "learner",
+        cpus: float | None = None,
+        **overrides: Any,
+    ):
+        """``cpus`` overrides learner.cpus_per_learner (the warm start, which runs alone, takes more)."""
         from learner.actor import Learner
 
         settings = {**learner_settings(cfg), **overrides}
         lrn = cfg.learner
         world = lrn.num_learners
-        self.pg = reserve([bundle(lrn.cpus_per_learner, lrn.gpus_per_learner)] * world, "STRICT_PACK")
+        cpus = lrn.cpus_per_learner if cpus is None else cpus
+        self.pg = reserve([bundle(cpus, lrn.gpus_per_learner)] * world, "STRICT_PACK")
         wait_placed(self.pg, f"{world} learner rank(s) on one node", cfg.cluster.placement_timeout_s)
         self.node_id = node_of(self.pg)
         port = find_free_port()
         self.learners = [
             Learner.options(
-                **actor_options(f"{name_prefix}-{rank}", lrn.cpus_per_learner, lrn.gpus_per_learner),
+                **actor_options(f"{name_prefix}-{rank}", cpus, lrn.gpus_per_learner),
                 scheduling_strategy=PlacementGroupSchedulingStrategy(
                     self.pg, placement_group_bundle_index=rank
                 ),

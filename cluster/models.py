@@ -44,9 +44,16 @@ def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
     from cluster import tiny_model
 
     builder = Path(tiny_model.__file__).read_text()  # a change to the builder invalidates the cache
-    key = json.dumps(
-        [builder, cfg.tiny_hidden_size, cfg.tiny_num_layers, cfg.tiny_vocab_size, cfg.max_model_len, corpus]
-    )
+    shape = [
+        cfg.tiny_hidden_size,
+        cfg.tiny_num_layers,
+        cfg.tiny_num_heads,
+        cfg.tiny_num_kv_heads,
+        cfg.tiny_intermediate_size,
+        cfg.tiny_vocab_size,
+        cfg.max_model_len,
+    ]
+    key = json.dumps([builder, *shape, corpus])
     out = CACHE_DIR / f"tiny-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (out / "egpo_tiny.json").is_file():
         return out
@@ -59,7 +66,9 @@ def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
         vocab_size=cfg.tiny_vocab_size,
         hidden_size=cfg.tiny_hidden_size,
         num_layers=cfg.tiny_num_layers,
-        intermediate_size=4 * cfg.tiny_hidden_size,
+        num_heads=cfg.tiny_num_heads,
+        num_kv_heads=cfg.tiny_num_kv_heads,
+        intermediate_size=cfg.tiny_intermediate_size or 4 * cfg.tiny_hidden_size,
         max_position_embeddings=cfg.max_model_len,
     )
     shutil.rmtree(out, ignore_errors=True)

@@ -385,7 +385,9 @@ def _eval_detail(result: dict[str, Any]) -> dict[str, float]:
     return {
         k.removeprefix("eval/"): v
         for k, v in result.items()
-        if k.startswith(("eval/accuracy/", "eval/call_rate"))
+        if k.startswith(
+            ("eval/accuracy/", "eval/call_rate", "eval/call_prompts", "eval/no_call_prompts", "eval/slice/")
+        )
     }
 
 

@@ -37,6 +37,18 @@ GAUGES: dict[str, tuple[str, str]] = {
         "egpo_eval_call_rate",
         "Share of validation prompts that need a call answered with a call list, right or wrong.",
     ),
+    "eval/call_prompts": (
+        "egpo_eval_call_prompts_accuracy",
+        "Validation accuracy on the prompts that need a call.",
+    ),
+    "eval/no_call_prompts": (
+        "egpo_eval_no_call_prompts_accuracy",
+        "Validation accuracy on the prompts that need no call.",
+    ),
+    "eval/slice/unseen_values": (
+        "egpo_eval_unseen_values_accuracy",
+        "Validation accuracy on the slice whose argument values never occur in training.",
+    ),
     "entropy/cot": ("egpo_cot_entropy", "Mean chain-of-thought entropy of the step's completions."),
     "entropy/token": ("egpo_token_entropy", "Mean per-token entropy of the step's completions."),
     "kl": ("egpo_kl", "KL divergence of the policy from the reference (initial) policy."),

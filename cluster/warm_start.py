@@ -19,6 +19,7 @@ from cluster.config import REPO_ROOT, RunConfig
 from cluster.data import reference_completion
 from cluster.feed import Prompt
 from cluster.progress import phase
+from learner.engine import lr_at
 from reward.prompt import SYSTEM_PROMPT_VERSION
 
 CACHE_DIR = REPO_ROOT / ".cache" / "warmstart"
@@ -34,6 +35,8 @@ def _cache_key(cfg: RunConfig, model_dir: Path, prompts: list[Prompt]) -> str:
                 m.warm_start_sft_steps,
                 m.warm_start_lr,
                 m.warm_start_batch_size,
+                m.warm_start_warmup_steps,
+                m.warm_start_lr_schedule,
                 cfg.train.seed,
                 cfg.reward.output_format,
                 SYSTEM_PROMPT_VERSION,
@@ -66,17 +69,23 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
     batch_size = cfg.model.warm_start_batch_size
     generator = torch.Generator().manual_seed(cfg.train.seed)
     order: list[int] = []
-    log(f"Warm start: {steps} SFT steps of {batch_size} sequences on {len(prompts)} training prompts")
+    cpus = cfg.warm_start_cpus()
+    log(
+        f"Warm start: {steps} SFT steps of {batch_size} sequences on {len(prompts)} training prompts "
+        f"({cpus:g} CPUs)"
+    )
     learners = LearnerGroup(
         str(model_dir),
         cfg,
         name_prefix="sft-learner",
+        cpus=cpus,
         lr=cfg.model.warm_start_lr,
         kl_coef=0.0,
         lr_schedule="constant",
         lr_warmup_steps=0,
         total_steps=steps,
     )
+    m = cfg.model
     started = time.time()
     try:
         with phase("warm start (SFT)", total=steps) as bar:
@@ -88,6 +97,13 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
                     {
                         "prompt_ids": [prompts[i].ids for i in chosen],
                         "completion_ids": [completions[i] for i in chosen],
+                        "lr": lr_at(
+                            step - 1,
+                            m.warm_start_lr,
+                            m.warm_start_warmup_steps,
+                            m.warm_start_lr_schedule,
+                            steps,
+                        ),
                     }
                 )
                 loss = metrics.get("loss", float("nan"))

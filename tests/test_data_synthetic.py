@@ -11,12 +11,16 @@ from cluster.data import ast_filter, load_samples
 from cluster.synthetic.families import FAMILIES, FUNCTIONS, slots
 from cluster.synthetic.generate import (
     CATEGORY_WEIGHTS,
+    DEFAULT_SIZES,
     MAX_REFERENCE_CHARS,
     OPENERS,
+    UNSEEN_VALUES,
     category_counts,
     generate_split,
+    held_out_tools,
     main,
 )
+from cluster.synthetic.pools import is_held_out
 from reward import score
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -64,12 +68,15 @@ def test_families_are_many_small_and_their_templates_consistent():
 
 
 def test_shipped_files_have_every_category_and_the_intended_sizes(shipped):
-    assert len(shipped["train"]) == 3000 and len(shipped["val"]) == 300
+    unseen = [s for s in shipped["val"] if s.slice == UNSEEN_VALUES]
+    assert len(shipped["train"]) == DEFAULT_SIZES["train"]
+    assert len(shipped["val"]) == DEFAULT_SIZES["val"] + DEFAULT_SIZES["unseen"] >= 300
+    assert len(unseen) == DEFAULT_SIZES["unseen"] and not any(s.slice for s in shipped["train"])
     for samples in shipped.values():
         counts = category_counts(samples)
         assert set(counts) == set(CATEGORY_WEIGHTS) and min(counts.values()) > 0
         assert all(s.category != "simple" or len(s.tools) == 1 for s in samples)
-        assert all(s.category != "multiple" or 2 <= len(s.tools) <= 4 for s in samples)
+        assert all(s.category != "multiple" or 2 <= len(s.tools) <= 3 for s in samples)
         assert all(
             bool(s.ground_truth) == (s.category not in ("irrelevance", "missing_param")) for s in samples
         )
@@ -90,6 +97,12 @@ def _requests(samples):
     return {s.messages[-1]["content"] for s in samples}
 
 
+def eval_literal(text):
+    import ast
+
+    return ast.literal_eval(text)
+
+
 def _gold_values(samples):
     values = defaultdict(set)
     for sample in samples:
@@ -100,24 +113,38 @@ def _gold_values(samples):
     return values
 
 
-def test_validation_uses_unseen_phrasings_and_argument_values(shipped):
-    assert not _requests(shipped["val"]) & _requests(shipped["train"])
+def test_validation_holds_out_phrasings_and_tool_sets_and_its_slice_holds_out_values(shipped):
+    train, val = shipped["train"], shipped["val"]
+    assert not _requests(val) & _requests(train)
+    # a set of two or more tools is either training's or validation's, never both
+    train_sets = {frozenset(t["name"] for t in s.tools) for s in train if len(s.tools) > 1}
+    val_sets = {frozenset(t["name"] for t in s.tools) for s in val if len(s.tools) > 1}
+    assert val_sets and not train_sets & val_sets
+    assert all(held_out_tools(list(names)) for names in val_sets)
     enum_or_bool = {
         (f.name, p.name) for f in FUNCTIONS for p in f.params if p.enum or p.type == "boolean" or p.default
     }
-    train_values = _gold_values(shipped["train"])
-    for key, values in _gold_values(shipped["val"]).items():
-        if key not in enum_or_bool and key[1] != "stars":  # enums, flags and 3-value star ratings are shared
+    free = lambda key: key not in enum_or_bool and key[1] != "stars"  # noqa: E731 - shared pools
+    train_values = _gold_values(train)
+    # the main part of validation draws values from training's side of the pools (they may recur) ...
+    main_values = _gold_values([s for s in val if not s.slice])
+    for key, values in main_values.items():
+        if free(key):
+            assert not any(is_held_out(eval_literal(v)) for v in values), key
+    assert sum(len(values & train_values[key]) for key, values in main_values.items() if free(key)) > 0
+    # ... and the unseen-values slice only values that never occur in training
+    for key, values in _gold_values([s for s in val if s.slice == UNSEEN_VALUES]).items():
+        if free(key):
             assert not values & train_values[key], (
-                f"{key}: validation values {values & train_values[key]} seen in training"
+                f"{key}: unseen-values slice has {values & train_values[key]} from training"
             )
     # the held-out opener only in validation, where half the requests open plainly, as in training
     held = OPENERS[-1]
     assert not any(s.messages[-1]["content"].startswith(held) for s in shipped["train"])
-    opened = sum(s.messages[-1]["content"].startswith(held) for s in shipped["val"]) / len(shipped["val"])
+    opened = sum(s.messages[-1]["content"].startswith(held) for s in val) / len(val)
     assert 0.35 < opened < 0.65
     # and the argument values are written verbatim in the request, so a small model can copy them
-    for sample in shipped["train"][:300]:
+    for sample in train[:300]:
         for call in sample.ground_truth:
             for name, params in call.items():
                 for param, acceptable in params.items():

@@ -4,7 +4,7 @@ abstaining is named as such, not reported as a plain improvement."""
 from __future__ import annotations
 
 from cluster.data import load_samples
-from cluster.evaluate import accuracy_report, call_rate, rollout_split
+from cluster.evaluate import accuracy_report, call_rate, rollout_split, side_accuracy
 from cluster.feed import Prompt
 
 CALL = "<think>The user wants the weather.</think>[get_weather(city='Oslo')]"
@@ -57,3 +57,27 @@ def test_rollout_split_separates_rewards_and_calls_by_what_the_prompt_needs():
         "reward/no_call_prompts": 2 / 3,
     }
     assert rollout_split(prompts[1:], groups[1:], [1.0, 0.0, 1.0]) == {"reward/no_call_prompts": 2 / 3}
+
+
+def test_side_accuracy_splits_call_and_no_call_prompts_and_reports_the_unseen_values_slice():
+    samples = load_samples("data/val.jsonl").samples
+    unseen = [s for s in samples if s.slice == "unseen_values"]
+    need = [s for s in samples if s.ground_truth and not s.slice][:2]
+    no_call = [s for s in samples if not s.ground_truth and not s.slice][:1]
+    slice_need = [s for s in unseen if s.ground_truth][:1]
+    prompts = [Prompt(s, []) for s in need + no_call + slice_need]
+    assert side_accuracy(prompts, [1.0, 0.0, 1.0, 0.0]) == {
+        "eval/call_prompts": 1 / 3,
+        "eval/no_call_prompts": 1.0,
+        "eval/slice/unseen_values": 0.0,
+    }
+    assert side_accuracy(prompts[:2], [1.0, 1.0]) == {"eval/call_prompts": 1.0}
+
+
+def test_report_prints_both_sides_and_the_slice():
+    before = {"eval/call_prompts": 0.25, "eval/no_call_prompts": 0.5, "eval/slice/unseen_values": 0.1}
+    after = {"eval/call_prompts": 0.4, "eval/no_call_prompts": 0.45, "eval/slice/unseen_values": 0.2}
+    assert accuracy_report(before, after) == [
+        "Accuracy on prompts that need a call 0.250 -> 0.400, prompts that need none 0.500 -> 0.450, "
+        "slice unseen_values 0.100 -> 0.200."
+    ]

@@ -42,6 +42,11 @@ class Sample(BaseModel):
         description="A correct completion in the paper's format (<think>...</think>[calls] or "
         "<think>...</think>text), used by the supervised warm start.",
     )
+    slice: str | None = Field(
+        None,
+        description="A named subset of an evaluation split whose accuracy is also reported on its own "
+        "(the bundled validation's 'unseen_values': argument values that never occur in training).",
+    )
 
     def prompt_key(self) -> dict[str, Any]:
         """What the model sees: the messages and the tools (the split hashes this)."""

@@ -6,6 +6,14 @@ offered tool fits) and ``missing_param`` (a required argument is not stated; the
 call). The validation file draws its argument values, request templates, connectors and
 openers from held-out parts of every pool, so none of its phrasings or values occur in training.
 
+Validation holds out phrasings and combinations: its request templates, connectors and opener,
+and its tool sets (a set of two or more functions is validation's when the CRC-32 of its sorted
+names is 3 modulo 4) never occur in training. Its argument values are drawn from the training
+side of every pool, so a value may also occur in training, in another request. A second slice of
+validation, ``unseen_values``, draws its values from the held-out side of the pools
+(``pools.is_held_out``): none of them occurs in training, so it shows whether the model copies
+values from the request or recalls them.
+
 ``python -m cluster.synthetic --seed 0 --out data/`` writes the shipped files; the same seed and
 sizes give the same bytes.
 """
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -39,7 +48,8 @@ OPENERS = ("Hi! ", "Please help: ", "Hey, ", "Quick question: ")
 CONNECTORS = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}", "{a} Plus: {b}", "Two things. {a} {b}")
 LOWERCASE_SECOND = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}")
 NO_CALL_IRRELEVANT = "None of the given functions can do that."
-DEFAULT_SIZES = {"train": 3000, "val": 300}
+DEFAULT_SIZES = {"train": 3000, "val": 300, "unseen": 100}
+UNSEEN_VALUES = "unseen_values"  # the slice of validation whose argument values never occur in training
 # Longer references are redrawn: 220 characters stay under ~90 tokens of the tiny tokenizer, inside
 # the tiny preset's rollout.max_new_tokens=96 (a completion cut short scores 0).
 MAX_REFERENCE_CHARS = 220
@@ -52,12 +62,22 @@ def held_out(options: tuple[Any, ...] | list[Any], split: str) -> list[Any]:
     return list(options[:-1]) if split == "train" else [options[-1]]
 
 
-class TaskWriter:
-    """Writes the requests, golds and reference completions of one split from a seeded RNG."""
+def held_out_tools(names: list[str]) -> bool:
+    """Whether a set of two or more functions is validation's (CRC-32 of the sorted names is 3 mod 4)."""
+    return len(set(names)) > 1 and zlib.crc32("|".join(sorted(set(names))).encode()) % 4 == 3
 
-    def __init__(self, rng: random.Random, split: str):
+
+class TaskWriter:
+    """Writes the requests, golds and reference completions of one split from a seeded RNG.
+
+    ``split`` ("train" or "val") picks the phrasings and tool sets; ``values`` picks the side of
+    the value pools ("train": values training uses; "val": held out, never in training).
+    """
+
+    def __init__(self, rng: random.Random, split: str, values: str = "train"):
         self.rng = rng
         self.split = split
+        self.values = values
 
     # --- requests ---------------------------------------------------------------------------
     def value(self, function: Function, param_name: str, avoid: tuple[Any, ...] = ()) -> Any:
@@ -68,7 +88,7 @@ class TaskWriter:
             if param.enum:
                 value = self.rng.choice(param.enum)
             else:
-                value = POOLS[param.pool].draw(self.rng, self.split)
+                value = POOLS[param.pool].draw(self.rng, self.values)
             if value not in avoid:
                 break
         return value
@@ -145,7 +165,7 @@ class TaskWriter:
         function = self.rng.choice(FUNCTIONS)
         if category in ("simple", "multiple"):
             text, stated = self.request(function)
-            extra = [] if category == "simple" else self.distractors([function], self.rng.randint(1, 3))
+            extra = [] if category == "simple" else self.distractors([function], self.rng.randint(1, 2))
             gt = [self.gold(function, stated)]
             return self._record(
                 text, [function, *extra], gt, self.call_reference([function.topic], [function.name], gt)
@@ -157,7 +177,7 @@ class TaskWriter:
                 if stated_b != stated_a:
                     break
                 second, stated_b = self.request(function)
-            extra = self.distractors([function], self.rng.randint(0, 2))
+            extra = self.distractors([function], self.rng.randint(0, 1))
             gt = [self.gold(function, stated_a), self.gold(function, stated_b)]
             ref = self.call_reference([function.topic] * 2, [function.name] * 2, gt)
             return self._record(self.join(first, second), [function, *extra], gt, ref)
@@ -171,7 +191,7 @@ class TaskWriter:
             return self._record(self.join(first, second), [function, other, *extra], gt, ref)
         if category == "irrelevance":
             text, _ = self.request(function)
-            offered = self.distractors([function], self.rng.randint(1, 3), other_families=True)
+            offered = self.distractors([function], self.rng.randint(1, 2), other_families=True)
             think = f"The user wants {function.topic}. No given function does that."
             return self._record(text, offered, [], f"<think>{think}</think>{NO_CALL_IRRELEVANT}")
         if category == "missing_param":
@@ -185,7 +205,7 @@ class TaskWriter:
         names = " and ".join(absent)
         think = f"The user wants {function.topic}, but the required {names} is not given."
         answer = f"Please tell me the {names} so I can call {function.name}."
-        extra = self.distractors([function], self.rng.randint(0, 2))
+        extra = self.distractors([function], self.rng.randint(0, 1))
         return self._record(text, [function, *extra], [], f"<think>{think}</think>{answer}")
 
     def _record(
@@ -199,10 +219,13 @@ class TaskWriter:
         }
 
 
-def generate_split(split: str, count: int, seed: int) -> list[Sample]:
-    """``count`` distinct samples of ``split`` ("train" or "val"), categories drawn by ``CATEGORY_WEIGHTS``."""
-    rng = random.Random(f"egpo-synthetic-{seed}-{split}")
-    writer = TaskWriter(rng, split)
+def generate_split(split: str, count: int, seed: int, values: str = "train") -> list[Sample]:
+    """``count`` distinct samples of ``split`` ("train" or "val"), categories drawn by
+    ``CATEGORY_WEIGHTS``. ``values`` is the side of the value pools: "train" (the default, for
+    both splits) or "val", the held-out values of the unseen-values slice."""
+    unseen = split == "val" and values == "val"
+    rng = random.Random(f"egpo-synthetic-{seed}-{split}" + ("-unseen" if unseen else ""))
+    writer = TaskWriter(rng, split, values)
     categories, weights = list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values())
     samples: list[Sample] = []
     seen: set[str] = set()
@@ -213,17 +236,32 @@ def generate_split(split: str, count: int, seed: int) -> list[Sample]:
             raise RuntimeError(f"could not write {count} distinct {split} samples; the pools are too small")
         category = rng.choices(categories, weights)[0]
         record = writer.task(category)
+        while not _tools_fit_split(record, split):  # a held-out tool set: redraw in the same category
+            record = writer.task(category)
         key = json.dumps([record["messages"], record["tools"]], sort_keys=True)
         if key in seen or len(record["reference"]) > MAX_REFERENCE_CHARS:
             continue
         seen.add(key)
-        samples.append(Sample(id=f"{split}-{len(samples):05d}", category=category, **record))
+        prefix = f"{split}-unseen" if unseen else split
+        samples.append(
+            Sample(
+                id=f"{prefix}-{len(samples):05d}",
+                category=category,
+                slice=UNSEEN_VALUES if unseen else None,
+                **record,
+            )
+        )
     return samples
+
+
+def _tools_fit_split(record: dict[str, Any], split: str) -> bool:
+    names = [tool["name"] for tool in record["tools"]]
+    return len(names) < 2 or held_out_tools(names) == (split == "val")
 
 
 def write_jsonl(samples: list[Sample], path: Path) -> None:
     """One sample per line in the ``egpo`` format (stable key order, UTF-8, newline-terminated)."""
-    lines = [json.dumps(sample.model_dump(), ensure_ascii=False) for sample in samples]
+    lines = [json.dumps(sample.model_dump(exclude_none=True), ensure_ascii=False) for sample in samples]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -238,10 +276,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("data"), help="output folder")
     parser.add_argument("--train", type=int, default=DEFAULT_SIZES["train"], help="training samples")
     parser.add_argument("--val", type=int, default=DEFAULT_SIZES["val"], help="validation samples")
+    parser.add_argument(
+        "--unseen",
+        type=int,
+        default=DEFAULT_SIZES["unseen"],
+        help="validation samples whose argument values never occur in training (appended to val.jsonl)",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    for split, count in (("train", args.train), ("val", args.val)):
-        samples = generate_split(split, count, args.seed)
+    splits = {
+        "train": generate_split("train", args.train, args.seed),
+        "val": generate_split("val", args.val, args.seed)
+        + generate_split("val", args.unseen, args.seed, values="val"),
+    }
+    for split, samples in splits.items():
         path = args.out / f"{split}.jsonl"
         write_jsonl(samples, path)
         print(f"wrote {len(samples)} samples to {path}: {category_counts(samples)}")
