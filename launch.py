@@ -1,4 +1,5 @@
-"""egpo command line: train (the default), eval, scale.
+"""egpo command line: train (the default), eval, scale. ``egpo`` (the installed console script)
+and ``python launch.py`` are the same command.
 
     python launch.py                                  # train the embedded default (configs/tiny.yaml)
     python launch.py train --config tiny algorithm.entropy_coef=0   # plain GRPO
@@ -86,7 +87,6 @@ def _scale_parser(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="launch.py",
         description="EGPO: entropy-guided GRPO for reliable function calling, on Ray + vLLM + DeepSpeed. "
         "With no command, 'train' runs the embedded default.",
     )
@@ -145,5 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     return scale_command(args)
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The ``egpo`` console script (pyproject's [project.scripts])."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

@@ -30,9 +30,15 @@ class Section(BaseModel):
 class ModelConfig(Section):
     path: str = Field(
         "tiny",
-        description="The policy to train: a local Hugging Face model directory, or 'tiny' to build "
+        description="The policy to train: a local Hugging Face model directory, a Hugging Face hub id "
+        "(owner/name, downloaded once into the hub cache), 'smollm2-135m-instruct', or 'tiny' to build "
         "the embedded default's tokenizer and random Qwen2 model in code (no download). "
         "Default 'tiny' (the embedded default).",
+    )
+    revision: str | None = Field(
+        None,
+        description="For a hub id in model.path: the branch, tag or commit to load. Default None = the "
+        "newest; a run records the commit it resolved in its config.yaml.",
     )
     tiny_hidden_size: int = Field(
         64, ge=8, description="Hidden size of the built tiny model (units). Default 64 (stack-notes.md)."
@@ -115,11 +121,14 @@ class ModelConfig(Section):
 class DataConfig(Section):
     train_path: str = Field(
         "data/train.jsonl",
-        description="Training samples (JSON/JSONL/Parquet). Default: the bundled synthetic set.",
+        description="Training samples: a JSON/JSONL/Parquet file, a folder saved by datasets' "
+        "save_to_disk (DIR or DIR:split), or a hub dataset hf://owner/name[:split] (split default "
+        "train). Default: the bundled synthetic set.",
     )
     val_path: str | None = Field(
         "data/val.jsonl",
-        description="Validation samples; None = hold out val_fraction of train_path. Default: the "
+        description="Validation samples, in any form train_path takes; None = hold out val_fraction of "
+        "train_path. Default: the "
         "bundled validation set.",
     )
     format: Literal["egpo", "bfcl", "xlam", "chat"] = Field(
@@ -339,6 +348,20 @@ class LoggingConfig(Section):
     runs_dir: str = Field("runs", description="Where runs are written. Default runs/.")
     tensorboard: bool = Field(True, description="Write TensorBoard event files. Default True.")
     verbose: bool = Field(False, description="Print more than one line per step. Default False.")
+    wandb: bool = Field(
+        False,
+        description="Also send every metric of metrics.jsonl, the config and the end-of-run plots to "
+        "Weights & Biases (needs bash install.sh --wandb; WANDB_MODE=offline works). A resumed run "
+        "continues the same wandb run. Default False.",
+    )
+    wandb_project: str = Field("egpo", description="Weights & Biases project. Default 'egpo'.")
+    wandb_entity: str | None = Field(
+        None, description="Weights & Biases entity (team or user). Default None = your default entity."
+    )
+    wandb_name: str | None = Field(
+        None, description="Weights & Biases run name. Default None = the run's folder name."
+    )
+    wandb_tags: list[str] = Field(default_factory=list, description="Weights & Biases tags. Default none.")
 
 
 class RunConfig(Section):

@@ -14,6 +14,7 @@ import torch
 
 from cluster.config import RunConfig
 from cluster.data import PromptTooLong, Sample, ast_filter, load_samples, render_prompt, split_samples
+from cluster.data.loaders import DataSourceError
 
 # Categories the BFCL checker dispatches on; others (no_call, missing_param) follow from the gold.
 _BFCL_RULES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "relevance")
@@ -45,13 +46,13 @@ class Prompt:
 def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
     """Training and validation samples: loaded, validated, AST-filtered, split."""
     d = cfg.data
-    loaded = load_samples(d.train_path, d.format, skip_invalid=d.skip_invalid)
+    loaded = _load("train_path", d.train_path, cfg)
     train, report = ast_filter(loaded.samples, cfg.reward.output_format)
     log(f"AST filter on {d.train_path}: {report}")
     if d.val_path is None:
         train, val = split_samples(train, d.val_fraction, d.split_seed)
     else:
-        loaded_val = load_samples(d.val_path, d.format, skip_invalid=d.skip_invalid)
+        loaded_val = _load("val_path", d.val_path, cfg)
         val, report = ast_filter(loaded_val.samples, cfg.reward.output_format)
         log(f"AST filter on {d.val_path}: {report}")
     if not train:
@@ -59,6 +60,14 @@ def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
             f"data.train_path={d.train_path!r}: no training samples left after validation and filtering"
         )
     return train, val
+
+
+def _load(field: str, path: str, cfg: RunConfig):
+    """``load_samples`` of one data field; a missing file or an unreadable dataset names the field."""
+    try:
+        return load_samples(path, cfg.data.format, skip_invalid=cfg.data.skip_invalid)
+    except (DataSourceError, FileNotFoundError) as exc:
+        raise ValueError(f"data.{field}={path!r}: {exc}") from None
 
 
 def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str, log=print) -> list[Prompt]:

@@ -1,4 +1,5 @@
-"""Run metrics: one JSON line per step, TensorBoard scalars, and a concise console line."""
+"""Run metrics: one JSON line per step, TensorBoard scalars (and Weights & Biases when on), and a
+concise console line."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ class MetricsLog:
     """Appends each step's metrics to ``metrics.jsonl`` (flushed and synced, so a crash loses
     nothing already logged) and mirrors them to TensorBoard."""
 
-    def __init__(self, run_dir: str | Path, tensorboard: bool = True):
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True, wandb=None):
+        """``wandb``: a ``cluster.wandb_log.WandbRun`` that gets every record too, or None."""
         self.path = Path(run_dir) / "metrics.jsonl"
+        self.wandb = wandb
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tb = None
         if tensorboard:
@@ -50,6 +53,8 @@ class MetricsLog:
                 if key != "step" and isinstance(value, int | float) and not isinstance(value, bool):
                     self._tb.add_scalar(key, value, step)
             self._tb.flush()
+        if self.wandb is not None:
+            self.wandb.log(record)
         return record
 
     def read(self) -> list[dict[str, Any]]:
@@ -65,6 +70,8 @@ class MetricsLog:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+        if self.wandb is not None:
+            self.wandb.finish()
 
 
 def console_line(step: int, total: int, metrics: dict[str, Any]) -> str:

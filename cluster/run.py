@@ -238,6 +238,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     from cluster.models import ModelNotFound, resolve_model
     from cluster.ray_setup import actor_env, connect
     from cluster.rollout_pool import RolloutPool
+    from cluster.wandb_log import WandbRun, check_installed
     from cluster.warm_start import warm_start
     from cluster.weight_sync import WeightSync
     from reward import RewardPool
@@ -245,12 +246,16 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     started = time.time()
     actor_env()
     try:
+        check_installed(cfg)
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
         train_samples, val_samples = load_splits(cfg, log)
         model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg), log)
+        wandb_run = WandbRun(cfg, run.path) if cfg.logging.wandb else None
     except (ConfigError, ModelNotFound, ValueError, OSError) as exc:
         print(f"launch.py: {exc}", file=sys.stderr)
         return 2
+    if cfg.model.revision:  # a hub id's resolved commit: a resume loads the same weights
+        save_config(cfg, run.path / "config.yaml")
     log(f"Run directory: {run.path}")
     dashboard = connect(cfg.cluster)
     if dashboard:
@@ -282,7 +287,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         node_id=node_id,
     )
     weight_sync = WeightSync(learners, rollout, cfg.learner.backend)
-    metrics_log = MetricsLog(run.path, cfg.logging.tensorboard)
+    metrics_log = MetricsLog(run.path, cfg.logging.tensorboard, wandb_run)
     telemetry = Telemetry(run.path.name)
     feed = PromptFeed(train_prompts, cfg.train.prompts_per_step, cfg.data.shuffle_seed)
 
@@ -373,8 +378,10 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         + "".join(f"{line}\n" for line in accuracy_report(before, last_eval))
         + f"Final model (Hugging Face format): {report['final_model']}\nMetrics: {run.path / 'metrics.jsonl'}"
     )
+    plots = _plot(run.path)
+    if wandb_run is not None and plots:
+        wandb_run.images(plots)
     metrics_log.close()
-    _plot(run.path)
     for pool in (rollout, learners, reward_pool):
         pool.shutdown()
     return 0
@@ -391,7 +398,7 @@ def _eval_detail(result: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _plot(run_path: Path) -> None:
+def _plot(run_path: Path) -> list[Path]:
     """End-of-run PNG plots in runs/<name>/plots/ (a plotting failure never fails the run)."""
     from cluster.plots import plot_run
 
@@ -399,8 +406,9 @@ def _plot(run_path: Path) -> None:
         paths = plot_run(run_path)
     except Exception as exc:  # noqa: BLE001 - plots are a convenience; the run itself is done
         log(f"Plots: not written ({type(exc).__name__}: {exc})")
-        return
+        return []
     log(f"Plots: {paths[-1].parent}")
+    return paths
 
 
 def _ray_address() -> str:

@@ -58,7 +58,10 @@ def bfcl_category(sample_id: str) -> str:
 
 
 def from_bfcl(record: Any, where: str, answers: dict[str, tuple[str, Any]]) -> list[dict[str, Any]]:
-    record = require_object(record, where)
+    record = dict(require_object(record, where))
+    for key in ("question", "function", "ground_truth"):  # a dataset column of mixed types holds JSON text
+        if isinstance(record.get(key), str):
+            record[key] = json_field(record, key, where)
     sample_id = record.get("id")
     if not isinstance(sample_id, str):
         raise MalformedRecordError(where, "missing 'id' string")
@@ -76,6 +79,8 @@ def from_bfcl(record: Any, where: str, answers: dict[str, tuple[str, Any]]) -> l
         ground_truth: Any = []
     elif sample_id in answers:
         ground_truth = answers[sample_id][1]
+    elif "ground_truth" in record:  # a dataset row that carries its possible answer
+        ground_truth = record["ground_truth"]
     else:
         hint = "pass answers_path (the possible_answer file)" if not answers else "the answers file lacks it"
         raise MalformedRecordError(where, f"no possible answer for '{sample_id}' ({category}): {hint}")

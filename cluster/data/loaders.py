@@ -1,4 +1,5 @@
-"""Loaders: local JSON, JSONL and Parquet files in this project's, BFCL's, xLAM's and OpenAI's formats.
+"""Loaders: local JSON, JSONL and Parquet files, ``datasets`` folders saved with ``save_to_disk`` and
+hub datasets (``hf://owner/name[:split]``), in this project's, BFCL's, xLAM's and OpenAI's formats.
 
 Every record is validated (``cluster.data.validate``). By default the first bad record stops the
 load with ``file:line: what is wrong``; with ``skip_invalid`` bad records are skipped, and the
@@ -54,10 +55,14 @@ def load_samples(
     bfcl-eval package; irrelevance categories have none),
     ``xlam`` (``query``/``tools``/``answers`` as JSON strings) or ``chat`` (OpenAI-style
     ``messages`` and ``tools``; one sample per assistant turn, the history as the prompt).
+    ``path`` may also name a ``datasets`` folder (``save_to_disk``; ``DIR:split`` picks a split of a
+    saved DatasetDict) or a hub dataset ``hf://owner/name[:split]`` (split default ``train``); their
+    rows are records like a file's lines, and errors name ``source row N``.
     Raises a ``DataError`` (a ``ValueError``) on the first bad record unless ``skip_invalid``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown data format {fmt!r}: expected one of {FORMATS}")
+    source = str(path)
     path = Path(path)
     if fmt == "bfcl":
         if answers_path is None and (path.parent / "possible_answer" / path.name).is_file():
@@ -68,7 +73,8 @@ def load_samples(
         convert = {"egpo": from_egpo, "xlam": from_xlam, "chat": from_chat}[fmt]
     result = LoadResult(samples=[], skipped=list(answer_problems) if fmt == "bfcl" else [])
     first_seen: dict[str, str] = {}
-    for where, record in read_records(path):
+    records = read_dataset_rows(source) if is_dataset_source(source) else read_records(path)
+    for where, record in records:
         result.records += 1
         try:
             if isinstance(record, DataError):
@@ -87,8 +93,68 @@ def load_samples(
         for sample in samples:
             first_seen[sample.id] = where
         result.samples.extend(samples)
-    print(result.summary(path), file=sys.stderr)
+    print(result.summary(source), file=sys.stderr)
     return result
+
+
+HUB_PREFIX = "hf://"
+_SAVED_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
+
+
+class DataSourceError(ValueError):
+    """A dataset folder or hub dataset that cannot be opened; the message says why and what to do."""
+
+
+def _split_suffix(source: str) -> tuple[str, str | None]:
+    """``name:split`` -> (name, split); a bare name -> (name, None)."""
+    head, sep, tail = source.rpartition(":")
+    return (head, tail) if sep and tail and "/" not in tail else (source, None)
+
+
+def is_dataset_source(source: str) -> bool:
+    """A hub dataset (``hf://...``) or a folder saved by ``datasets`` (optionally ``:split``)."""
+    if source.startswith(HUB_PREFIX):
+        return True
+    folder = Path(_split_suffix(source)[0]) if not Path(source).is_dir() else Path(source)
+    return folder.is_dir() and any((folder / marker).is_file() for marker in _SAVED_MARKERS)
+
+
+def read_dataset_rows(source: str) -> Iterator[tuple[str, Any]]:
+    """Yield ``(source row N, record)`` for every row of a saved or hub dataset."""
+    try:
+        import datasets
+    except ImportError as exc:
+        raise DataSourceError(f"reading {source} needs the 'datasets' package ({exc})") from None
+    if source.startswith(HUB_PREFIX):
+        name, split = _split_suffix(source[len(HUB_PREFIX) :])
+        try:
+            table = datasets.load_dataset(name, split=split or "train")
+        except Exception as exc:  # noqa: BLE001 - every hub failure ends in the same advice
+            from huggingface_hub import constants
+
+            offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
+            raise DataSourceError(
+                f"could not load {source} from the Hugging Face hub{offline} nor from the cache "
+                f"{datasets.config.HF_DATASETS_CACHE} ({type(exc).__name__}); where there is network, save "
+                f"it with datasets.load_dataset({name!r}, split={split or 'train'!r}).save_to_disk(DIR) "
+                "and point the path at DIR"
+            ) from None
+    else:
+        folder, split = (source, None) if Path(source).is_dir() else _split_suffix(source)
+        table = datasets.load_from_disk(folder)
+        if isinstance(table, datasets.DatasetDict):
+            splits = list(table)
+            if split is None and len(splits) == 1:
+                split = splits[0]
+            if split not in table:
+                raise DataSourceError(
+                    f"{folder} is a saved DatasetDict with splits {splits}; name one as {folder}:SPLIT"
+                )
+            table = table[split]
+        elif split is not None:
+            raise DataSourceError(f"{folder} holds a single Dataset, not splits; drop ':{split}'")
+    for row, record in enumerate(table, start=1):
+        yield f"{source} row {row}", _drop_nulls(record)
 
 
 def read_records(path: Path) -> Iterator[tuple[str, Any]]:
