@@ -23,7 +23,8 @@ from common.flat_weights import TensorSlot, empty_buffers, unpack
 from common.weight_group import WeightGroup, create_weight_group
 
 LOGPROBS_MODE = "processed_logprobs"
-# Prompt i of a seeded call samples with seeds seed * SEED_STRIDE + i * G + j, j < G (vLLM adds j).
+# Prompt i of a seeded call samples with seeds seed * SEED_STRIDE + (first_index + i) * G + j, j < G
+# (vLLM adds j): a prompt's seed follows its place in the whole step, not in the chunk a worker got.
 SEED_STRIDE = 1 << 20
 
 Completion = dict[str, Any]
@@ -182,8 +183,13 @@ class RolloutEngine:
         max_new_tokens: int = 256,
         stop: list[str] | None = None,
         seed: int | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
         """Sample ``group_size`` completions per prompt, all prompts submitted in one batch.
+
+        ``first_index`` is the place of ``prompts[0]`` in the whole batch when this call gets a chunk
+        of it: with a ``seed``, prompt i samples as prompt ``first_index + i`` of the batch would,
+        so the tokens do not depend on how the batch was split over workers.
 
         Returns, per prompt in request order, G dicts with ``token_ids``, ``logprobs`` (the sampled
         token's log-prob under softmax(logits / temperature), one per token), ``text``,
@@ -204,7 +210,7 @@ class RolloutEngine:
                 max_tokens=max_new_tokens,
                 stop=list(stop) if stop else None,
                 logprobs=None if greedy else 0,
-                seed=None if seed is None else seed * SEED_STRIDE + i * group_size,
+                seed=None if seed is None else seed * SEED_STRIDE + (first_index + i) * group_size,
             )
 
         inputs = [{"prompt": p} if isinstance(p, str) else {"prompt_token_ids": list(p)} for p in prompts]

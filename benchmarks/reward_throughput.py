@@ -6,6 +6,9 @@ Both pipelines run in this process, interleaved, best of ``--repeats``; BFCL is 
 text already split from the think block (outside its timing), so the comparison favours BFCL.
 Verdicts are compared too: the two must agree on every completion.
 
+Two workloads, and the worst case of ``reward.score`` by text size (call-shaped text just under and
+far over ``MAX_COMPLETION_CHARS``: over the cap the text scores 0 unparsed, in constant time).
+
 Two workloads:
 - ``unique``: every answer text distinct (our answer-parse cache is cleared before each repeat);
 - ``grpo_groups``: G completions per prompt with distinct think text, answers drawn from a few
@@ -31,7 +34,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from reward import render_calls, score  # noqa: E402
 from reward.checker import clear_string_cache  # noqa: E402
-from reward.grammar import clear_parse_cache, split_think  # noqa: E402
+from reward.grammar import MAX_COMPLETION_CHARS, clear_parse_cache, split_think  # noqa: E402
 from tests import bfcl_oracle  # noqa: E402
 from tests.test_reward_conformance import call_mutations  # noqa: E402
 
@@ -139,6 +142,31 @@ def measure(items: list[Item], repeats: int, slice_size: int = 256) -> dict[str,
     }
 
 
+WORST_FUNCTION = {
+    "name": "f",
+    "parameters": {"type": "dict", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+}
+
+
+def call_shaped(chars: int) -> str:
+    """A think block and one call list of about ``chars`` characters: the costliest text to parse."""
+    text = "<think>t</think>[" + ", ".join(["f(a=1)"] * max(1, (chars - 20) // 8)) + "]"
+    return text + " " * (chars - len(text))  # padded to exactly ``chars`` (trailing space parses)
+
+
+def worst_case(repeats: int) -> list[dict[str, float | int]]:
+    """Seconds per ``score`` call on call-shaped text of growing size, best of ``repeats``."""
+    sizes = [1024, 16 * 1024, MAX_COMPLETION_CHARS - 64, MAX_COMPLETION_CHARS + 1, 1 << 20, 10 << 20]
+    rows = []
+    for size in sizes:
+        text = call_shaped(size)
+        seconds = min(
+            timed(lambda t=text: score(t, [{"f": {"a": [1]}}], [WORST_FUNCTION])) for _ in range(repeats)
+        )
+        rows.append({"chars": len(text), "over_cap": len(text) > MAX_COMPLETION_CHARS, "seconds": seconds})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -158,6 +186,12 @@ def main() -> None:
             f"BFCL {row['bfcl_completions_per_s']:>8,}/s, ratio {row['ratio']:.2f}x, "
             f"verdict disagreements {row['verdict_disagreements']}"
         )
+    worst = worst_case(max(1, min(args.repeats, 3)))
+    for row in worst:
+        print(
+            f"worst case   {row['chars']:>10,} chars{' (over the cap)' if row['over_cap'] else '':16s}: "
+            f"{row['seconds'] * 1000:9.3f} ms per score"
+        )
     report = {
         "benchmark": "reward parse+check vs BFCL decode+ast_checker, same completions, same process",
         "command": "python benchmarks/reward_throughput.py " + " ".join(sys.argv[1:]),
@@ -168,6 +202,8 @@ def main() -> None:
         "repeats": args.repeats,
         "group_size": args.group_size,
         "workloads": results,
+        "max_completion_chars": MAX_COMPLETION_CHARS,
+        "worst_case": worst,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

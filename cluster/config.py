@@ -435,9 +435,11 @@ class RunConfig(Section):
                         f"at most cluster.num_cpus ({clu.num_cpus})",
                     )
                 )
-        for ok, path, value, expected in checks:
-            if not ok:
-                raise ValueError(f"{path}={value!r}: expected {expected}")
+        problems = [
+            f"{path}={value!r}: expected {expected}" for ok, path, value, expected in checks if not ok
+        ]
+        if problems:  # every bad cross-field value in one message, not just the first
+            raise ValueError("; ".join(problems))
         return self
 
     def warm_start_cpus(self) -> float:

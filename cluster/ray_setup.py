@@ -34,6 +34,35 @@ def actor_env() -> dict[str, str]:
     return env
 
 
+def token_source() -> str | None:
+    """Where this process would find a Ray auth token, Ray's own order: the ``RAY_AUTH_TOKEN``
+    variable, the file ``RAY_AUTH_TOKEN_PATH`` names, ``~/.ray/auth_token``; None when none is set."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    named = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if named:
+        return named if Path(named).expanduser().is_file() else None
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default) if default.is_file() else None
+
+
+def use_saved_token() -> str | None:
+    """Before joining a cluster at an explicit address: turn token auth on when a token is saved here.
+
+    Ray 2.60 does that itself only when it finds the cluster by itself (``address="auto"``); for an
+    explicit address it connects without the token and the cluster answers InvalidAuthToken. An
+    explicit ``RAY_AUTH_MODE`` is left as it is. Returns where the token is (``token_source``).
+    """
+    source = token_source()
+    if source is not None and "RAY_AUTH_MODE" not in os.environ:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+
+        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)  # Ray's own "auto" step
+    return source
+
+
 def connect(cfg: ClusterConfig, dashboard: bool = True) -> str:
     """Start or join the Ray cluster of ``cfg``; returns the dashboard URL ('' when none)."""
     import ray
@@ -56,6 +85,7 @@ def connect(cfg: ClusterConfig, dashboard: bool = True) -> str:
     else:
         # A submitted job already carries its runtime env (working_dir): actors add env vars
         # through actor_options() instead of replacing it here.
+        use_saved_token()
         context = ray.init(address=cfg.address, log_to_driver=False, logging_level="WARNING")
     return f"http://{context.dashboard_url}" if context.dashboard_url else ""
 

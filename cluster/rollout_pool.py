@@ -423,7 +423,6 @@ class RolloutPool:
         work = self._work
         start, end = work.bounds[number]
         s = work.sampling
-        seed = None if s.seed is None else s.seed * 1_000_003 + start
         slot.chunk = number
         slot.chunk_version = self.version
         slot.ref = slot.actor.generate.remote(
@@ -432,7 +431,8 @@ class RolloutPool:
             temperature=s.temperature,
             top_p=s.top_p,
             max_new_tokens=s.max_new_tokens,
-            seed=seed,
+            seed=s.seed,
+            first_index=start,  # seeds follow the prompt's place in the step, not the chunking
         )
 
     def _chunk_done(self, slot: _Slot, groups: list) -> None:

@@ -56,6 +56,12 @@ class RunDir:
         save_config(cfg, path / "config.yaml")
         return cls(path)
 
+    def discard_if_unused(self) -> None:
+        """Remove the folder of a run that failed before any work (no metrics, no checkpoint yet),
+        so a bad config or data file leaves no run behind that holds only config.yaml."""
+        if not (self.path / "metrics.jsonl").exists() and not self.checkpoints.exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+
     def latest_checkpoint(self) -> Path | None:
         """The newest complete checkpoint (an interrupted write never counts)."""
         done = [p for p in self.checkpoints.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()]
@@ -219,7 +225,7 @@ def rl_step(
             "throughput/completions_per_s": len(completions) / step_s,
             "pool/rollout_workers": rollout.size,
             **rollout.metrics(),
-            "pool/reward_actors": reward_pool.size,
+            **reward_pool.metrics(),
             "pool/learners": learners.world_size,
             "policy_version": step,
             "policy/staleness": staleness,
@@ -245,6 +251,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
 
     started = time.time()
     actor_env()
+    run = None
     try:
         check_installed(cfg)
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
@@ -252,6 +259,8 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg), log)
         wandb_run = WandbRun(cfg, run.path) if cfg.logging.wandb else None
     except (ConfigError, ModelNotFound, ValueError, OSError) as exc:
+        if run is not None and not resume:
+            run.discard_if_unused()
         print(f"launch.py: {exc}", file=sys.stderr)
         return 2
     if cfg.model.revision:  # a hub id's resolved commit: a resume loads the same weights
@@ -285,6 +294,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         name_prefix="reward",
         start_timeout_s=cfg.cluster.placement_timeout_s,
         node_id=node_id,
+        log=log,
     )
     weight_sync = WeightSync(learners, rollout, cfg.learner.backend)
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard, wandb_run)

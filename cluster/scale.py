@@ -21,6 +21,8 @@ from typing import Any
 
 import ray
 
+from cluster.ray_setup import use_saved_token
+
 NAMESPACE = "egpo"
 CONTROL_PREFIX = "egpo-control-"
 
@@ -138,12 +140,38 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise ConnectionError(f"nothing answers at {address} ({error})") from error
 
 
+class JoinError(ConnectionError):
+    """The cluster could not be joined; the message says why and what to do."""
+
+
 def _connect(address: str) -> bool:
-    """Join the cluster at ``address`` unless this process already is; True when we joined."""
+    """Join the cluster at ``address`` (with the saved auth token, as the driver that printed the
+    command does) unless this process already is; True when we joined. Raises ``JoinError``."""
     if ray.is_initialized():
         return False
-    _check_reachable(address)
-    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING")
+    try:
+        _check_reachable(address)
+    except ConnectionError as error:
+        raise JoinError(
+            f"{error}: is the run's Ray cluster up, and is this its head node's host:port?"
+        ) from None
+    token = use_saved_token()
+    try:
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING")
+    except (ConnectionError, ray.exceptions.AuthenticationError):
+        # The port answered (checked above) yet Ray could not join: with token authentication on
+        # (Ray's default) that is a missing or wrong token; Ray says so only in its C++ log.
+        if token is None:
+            raise JoinError(
+                f"the Ray cluster at {address} answers but did not let this client in, and no Ray auth "
+                "token was found here (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token): with "
+                "token authentication on (Ray's default) copy the head node's ~/.ray/auth_token to "
+                "this machine or set RAY_AUTH_TOKEN"
+            ) from None
+        raise JoinError(
+            f"the Ray cluster at {address} answers but did not let this client in with the auth token "
+            f"from {token}: use the head node's token (its ~/.ray/auth_token)"
+        ) from None
     return True
 
 
@@ -154,7 +182,13 @@ def scale_command(args: argparse.Namespace) -> int:
         return 2
     try:
         joined = _connect(args.address)
-    except Exception as error:  # ConnectionError, auth errors, bad addresses: all the user's to fix
+    except JoinError as error:
+        print(
+            f"launch.py scale: cannot join the Ray cluster at --address {args.address}: {error}",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as error:  # bad addresses and the like: all the user's to fix
         print(
             f"launch.py scale: cannot join a Ray cluster at --address {args.address}: "
             f"{type(error).__name__}: {error}. Is a training run going? Give its cluster's address "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -17,6 +18,7 @@ from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from common.placement import COLOCATE_HINT, PlacementError, bundle, reserve, wait_placed
+from reward.grammar import MAX_COMPLETION_CHARS
 from reward.prompt import OutputFormat
 from reward.score import score
 
@@ -66,7 +68,9 @@ class RewardPool:
         chunk_size: int | None = None,
         start_timeout_s: float = 120.0,
         node_id: str | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
+        """``log`` gets one line per actor death and replacement (the driver's console)."""
         if num_actors < 1:
             raise ValueError(f"reward pool num_actors must be >= 1, got {num_actors}")
         if cpus_per_actor <= 0:
@@ -85,6 +89,8 @@ class RewardPool:
         self.name_prefix = name_prefix
         self.chunk_size = chunk_size
         self.restarts = 0
+        self.oversize = 0  # completions over MAX_COMPLETION_CHARS, scored 0 unparsed
+        self.log = log or (lambda message: None)
         self._actor_class = ray.remote(RewardActor)
         self._actors: list[Any] = []
         self._pg = reserve([bundle(cpus_per_actor)] * num_actors, "PACK" if node_id else "SPREAD", node_id)
@@ -120,6 +126,9 @@ class RewardPool:
     def score(self, items: list[dict[str, Any]]) -> list[float]:
         """Rewards for ``items`` in input order; a dead actor's chunks are retried on its replacement."""
         _validate(items)
+        self.oversize += sum(
+            isinstance(i["text"], str) and len(i["text"]) > MAX_COMPLETION_CHARS for i in items
+        )
         if not self._actors:
             raise RewardPoolError("the reward pool is shut down")
         rewards: list[float | None] = [None] * len(items)
@@ -132,9 +141,9 @@ class RewardPool:
             start, stop, slot, actor = pending.pop(ready)
             try:
                 chunk_rewards = ray.get(ready)
-            except RayActorError:
+            except RayActorError as error:
                 if self._actors[slot] is actor:
-                    self._replace(slot)
+                    self._replace(slot, error)
                 pending[self._submit(slot, items[start:stop])] = (start, stop, slot, self._actors[slot])
                 continue
             if len(chunk_rewards) != stop - start:
@@ -182,13 +191,29 @@ class RewardPool:
                     raise ValueError(f"reward actor name {name!r} is taken: {error}") from error
                 time.sleep(0.1)
 
-    def _replace(self, slot: int) -> None:
+    def metrics(self) -> dict[str, int]:
+        """Per-step pool metrics: actors now, replacements so far, and the completions so far that
+        were over ``MAX_COMPLETION_CHARS`` (scored 0 unparsed)."""
+        return {
+            "pool/reward_actors": self.size,
+            "pool/reward_restarts": self.restarts,
+            "reward/oversize_total": self.oversize,
+        }
+
+    def _replace(self, slot: int, error: Exception) -> None:
+        name = self.actor_name(slot) or f"{slot}"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        cause = f"{type(error).__name__}: {first}"
         if self.restarts >= self.max_restarts:
             raise RewardPoolError(
-                f"reward actor {slot} died and the pool already replaced {self.restarts} actors "
+                f"reward actor {name} died ({cause}) and the pool already replaced {self.restarts} actors "
                 f"(reward pool max_restarts={self.max_restarts}); see the Ray logs for the cause"
             )
         self.restarts += 1
+        self.log(
+            f"Reward pool: reward actor {name} died ({cause}); its unscored chunks go to a replacement "
+            f"(restart {self.restarts}/{self.max_restarts})"
+        )
         ray.kill(self._actors[slot], no_restart=True)
         self._actors[slot] = self._start_actor(slot, replacing=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from reward.checker import check_calls
-from reward.grammar import ParsedCompletion, parse_answer_shared, split_think
+from reward.grammar import MAX_COMPLETION_CHARS, ParsedCompletion, parse_answer_shared, split_think
 from reward.prompt import OutputFormat
 
 
@@ -22,7 +22,8 @@ def score(
     category: str | None = None,
     fmt: OutputFormat = "python",
 ) -> float:
-    """Eq. 3 on a full completion: 1.0 or 0.0, never an exception (malformed input scores 0.0).
+    """Eq. 3 on a full completion: 1.0 or 0.0, never an exception (malformed input scores 0.0,
+    and so does text over ``MAX_COMPLETION_CHARS``, unparsed).
 
     ``ground_truth`` is BFCL's possible answer (``[]``: no call expected); ``category`` a BFCL
     category name or None (rule inferred from the gold, see ``check_calls``). An unknown ``fmt``
@@ -30,6 +31,8 @@ def score(
     """
     if fmt not in ("python", "hermes"):
         raise ValueError(f"unknown output format {fmt!r}: expected 'python' or 'hermes'")
+    if not isinstance(text, str) or len(text) > MAX_COMPLETION_CHARS:
+        return 0.0
     try:
         think, answer = split_think(text)
         if think is None or not answer:

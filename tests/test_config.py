@@ -116,3 +116,35 @@ def test_bad_config_exits_2_with_one_paragraph(override):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert override.split("=")[0] in result.stderr
+
+
+def test_every_bad_cross_field_value_is_named_in_one_message():
+    with pytest.raises(ConfigError) as info:
+        load_config("tiny", ["algorithm.alpha=0.5", "rollout.group_size=1", "cluster.num_cpus=1"])
+    message = str(info.value)
+    for named in ("algorithm.alpha=0.5", "rollout.group_size=1", "cluster.num_cpus=1"):
+        assert named in message, message
+    assert message.count("Invalid config") == 1
+
+
+def test_tiny_model_heads_must_divide_the_hidden_size():
+    with pytest.raises(
+        ConfigError, match=r"model.tiny_num_heads=3, model.tiny_num_kv_heads=1: expected heads"
+    ):
+        load_config("tiny", ["model.tiny_num_heads=3"])
+    cfg = load_config(
+        "tiny", ["model.tiny_hidden_size=96", "model.tiny_num_heads=4", "model.tiny_num_kv_heads=2"]
+    )
+    assert cfg.model.tiny_num_heads == 4
+
+
+def test_a_run_that_fails_before_any_work_leaves_no_run_folder(tmp_path):
+    result = _launch(
+        "train",
+        "data.train_path=data/no-such-file.jsonl",
+        f"logging.runs_dir={tmp_path}",
+        "logging.run_name=gone",
+    )
+    assert result.returncode == 2, result.stderr
+    assert "data.train_path='data/no-such-file.jsonl': data file" in result.stderr
+    assert not (tmp_path / "gone").exists()

@@ -212,7 +212,10 @@ def test_scale_command_errors_name_what_is_wrong(ray_cluster, capsys):
 def test_scale_command_without_a_cluster_says_so(tmp_path):
     result = _scale_cli("--workers", "2", "--address", "127.0.0.1:1")
     assert result.returncode == 2
-    assert "cannot join a Ray cluster at --address 127.0.0.1:1" in result.stderr
+    assert (
+        "cannot join the Ray cluster at --address 127.0.0.1:1: nothing answers at 127.0.0.1:1"
+        in result.stderr
+    )
 
 
 @pytest.mark.slow
@@ -254,3 +257,30 @@ def test_autoscale_grows_when_the_cluster_has_room(ray_cluster, tiny_model_dir):
             remove_placement_group(hog)
         if pool is not None:
             pool.shutdown()
+
+
+@pytest.mark.slow
+def test_sampled_tokens_do_not_depend_on_how_many_workers_share_the_step(ray_cluster, tiny_model_dir):
+    """Seeds follow a prompt's place in the step and its sample index (issue 21): the same step on
+    one worker (one chunk) and on three (chunks of 2) samples the same token ids."""
+    from cluster.rollout_pool import RolloutPool, Sampling
+
+    prompts = [[5 + i, 17, 29 + i, 41, 3 + i] for i in range(12)]
+    sampling = Sampling(group_size=4, temperature=1.0, max_new_tokens=24, seed=11)
+    tokens = {}
+    for workers, chunk in ((1, 12), (3, 2)):
+        pool = RolloutPool(
+            str(tiny_model_dir),
+            _model_cfg(),
+            _rollout_cfg(num_workers=workers, chunk_prompts=chunk),
+            name_prefix=f"el-seed{workers}",
+            run_name=f"elastic-seed-{workers}",
+        )
+        try:
+            groups = pool.generate(prompts, sampling)
+            assert len({c["worker"] for g in groups for c in g}) == workers
+            tokens[workers] = [[c["token_ids"] for c in g] for g in groups]
+        finally:
+            pool.shutdown()
+    assert tokens[1] == tokens[3]
+    assert len({tuple(t) for g in tokens[1] for t in g}) > len(prompts), "samples of a group differ"

@@ -67,10 +67,21 @@ def test_items_are_validated_with_a_clear_message(ray_cluster):
 
 def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
     """Kill an actor between batches and during one: every item is scored exactly once, correctly."""
+    lines: list[str] = []
     pool = RewardPool(
-        num_actors=2, cpus_per_actor=0.25, chunk_size=500, name_prefix="reward-kill", max_restarts=3
+        num_actors=2,
+        cpus_per_actor=0.25,
+        chunk_size=500,
+        name_prefix="reward-kill",
+        max_restarts=3,
+        log=lines.append,
     )
     try:
+        assert pool.metrics() == {
+            "pool/reward_actors": 2,
+            "pool/reward_restarts": 0,
+            "reward/oversize_total": 0,
+        }
         items = make_items(600)
         assert pool.score(items) == expected_rewards(items)
 
@@ -78,6 +89,13 @@ def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
         assert pool.score(items) == expected_rewards(items)
         assert pool.restarts == 1
         assert ray_cluster.get_actor("reward-kill-0") is not None  # the replacement took the name
+        assert len(lines) == 1 and lines[0].startswith("Reward pool: reward actor reward-kill-0 died (")
+        assert lines[0].endswith("its unscored chunks go to a replacement (restart 1/3)")
+        assert pool.metrics() == {
+            "pool/reward_actors": 2,
+            "pool/reward_restarts": 1,
+            "reward/oversize_total": 0,
+        }
 
         big = make_items(40_000)
         result: dict[str, list[float]] = {}
@@ -90,6 +108,7 @@ def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
         assert result["rewards"] == expected_rewards(big)
         assert len(result["rewards"]) == len(big)
         assert pool.restarts == 2
+        assert len(lines) == 2 and "reward-kill-1 died" in lines[1] and "(restart 2/3)" in lines[1]
     finally:
         pool.shutdown()
 
@@ -98,7 +117,7 @@ def test_the_pool_gives_up_after_max_restarts(ray_cluster):
     pool = RewardPool(num_actors=1, max_restarts=0, name_prefix="reward-giveup")
     try:
         kill_actor(ray_cluster.get_actor("reward-giveup-0"))
-        with pytest.raises(RewardPoolError, match="max_restarts=0"):
+        with pytest.raises(RewardPoolError, match=r"reward actor reward-giveup-0 died \(.*max_restarts=0"):
             pool.score(make_items(10))
     finally:
         pool.shutdown()
@@ -131,3 +150,16 @@ def test_a_pool_the_cluster_cannot_place_fails_with_a_clear_message(ray_cluster)
         RewardPoolError, match="could not place the reward actors within 2 s.*lower reward.cpus_per_actor"
     ):
         RewardPool(num_actors=1, cpus_per_actor=64, start_timeout_s=2)
+
+
+def test_the_pool_counts_completions_over_the_cap(ray_cluster):
+    from reward.grammar import MAX_COMPLETION_CHARS
+
+    pool = RewardPool(num_actors=1)
+    try:
+        items = make_items(3)
+        items[1] = {**items[1], "text": items[1]["text"] + " " * MAX_COMPLETION_CHARS}
+        assert pool.score(items) == [expected_rewards(items[:1])[0], 0.0, expected_rewards(items[2:])[0]]
+        assert pool.metrics()["reward/oversize_total"] == 1
+    finally:
+        pool.shutdown()

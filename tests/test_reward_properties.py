@@ -188,3 +188,28 @@ def _finite(value: object) -> bool:
     if isinstance(value, dict):
         return all(_finite(k) and _finite(v) for k, v in value.items())
     return True
+
+
+def test_text_over_the_cap_scores_zero_unparsed_in_constant_time():
+    import time
+
+    from reward import parse_completion
+    from reward.grammar import MAX_COMPLETION_CHARS
+
+    functions = [
+        {
+            "name": "f",
+            "parameters": {"type": "dict", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+        }
+    ]
+    gold = [{"f": {"a": [1]}}]
+    right = "<think>t</think>[f(a=1)]"
+    assert (
+        score(right + " " * (MAX_COMPLETION_CHARS - len(right)), gold, functions) == 1.0
+    )  # at the cap: judged
+    over = right + " " * (MAX_COMPLETION_CHARS + 1 - len(right))
+    assert score(over, gold, functions) == 0.0 and not parse_completion(over).format_ok
+    huge = "<think>t</think>[" + ", ".join(["f(a=1)"] * 1_300_000) + "]"  # ~10 MB, call-shaped
+    started = time.perf_counter()
+    assert score(huge, gold, functions) == 0.0
+    assert time.perf_counter() - started < 0.05
