@@ -34,6 +34,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import ModelConfig, RolloutConfig
 from cluster.ray_setup import actor_options
+from common.faults import death_cause
 from common.placement import COLOCATE_HINT, available, bundle, reserve, room
 
 _CONTROL_POLL_S = 0.5  # how often the pool reads the target between chunks
@@ -458,7 +459,7 @@ class RolloutPool:
             self._work.redispatched += 1
         retiring = slot.state == "draining"
         self._remove(slot)
-        cause = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        cause = death_cause(error)
         if not self._ever_ready:
             raise RolloutPoolError(f"rollout worker {slot.name} failed to start: {error}") from error
         if retiring:

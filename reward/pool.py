@@ -17,6 +17,7 @@ import ray
 from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from common.faults import death_cause
 from common.placement import COLOCATE_HINT, PlacementError, bundle, reserve, wait_placed
 from reward.grammar import MAX_COMPLETION_CHARS
 from reward.prompt import OutputFormat
@@ -202,8 +203,7 @@ class RewardPool:
 
     def _replace(self, slot: int, error: Exception) -> None:
         name = self.actor_name(slot) or f"{slot}"
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        cause = f"{type(error).__name__}: {first}"
+        cause = death_cause(error)
         if self.restarts >= self.max_restarts:
             raise RewardPoolError(
                 f"reward actor {name} died ({cause}) and the pool already replaced {self.restarts} actors "

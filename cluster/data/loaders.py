@@ -111,11 +111,19 @@ def _split_suffix(source: str) -> tuple[str, str | None]:
     return (head, tail) if sep and tail and "/" not in tail else (source, None)
 
 
+def _saved_folder(source: str) -> tuple[Path, str | None]:
+    """``DIR`` -> (DIR, None); ``DIR:split`` -> (DIR, split) unless ``DIR:split`` is itself a folder."""
+    if Path(source).is_dir():
+        return Path(source), None
+    folder, split = _split_suffix(source)
+    return Path(folder), split
+
+
 def is_dataset_source(source: str) -> bool:
     """A hub dataset (``hf://...``) or a folder saved by ``datasets`` (optionally ``:split``)."""
     if source.startswith(HUB_PREFIX):
         return True
-    folder = Path(_split_suffix(source)[0]) if not Path(source).is_dir() else Path(source)
+    folder = _saved_folder(source)[0]
     return folder.is_dir() and any((folder / marker).is_file() for marker in _SAVED_MARKERS)
 
 
@@ -140,8 +148,8 @@ def read_dataset_rows(source: str) -> Iterator[tuple[str, Any]]:
                 "and point the path at DIR"
             ) from None
     else:
-        folder, split = (source, None) if Path(source).is_dir() else _split_suffix(source)
-        table = datasets.load_from_disk(folder)
+        folder, split = _saved_folder(source)
+        table = datasets.load_from_disk(str(folder))
         if isinstance(table, datasets.DatasetDict):
             splits = list(table)
             if split is None and len(splits) == 1:
