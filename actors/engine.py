@@ -252,13 +252,23 @@ class RolloutEngine:
         self._load_named(list(unpack(buffers, index)), version)
 
     def init_weight_group(
-        self, master_addr: str, master_port: int, rank: int, world_size: int, backend: str = "gloo"
+        self,
+        master_addr: str,
+        master_port: int,
+        rank: int,
+        world_size: int,
+        backend: str = "gloo",
+        timeout_s: float = 300.0,
     ) -> None:
         """Join the learner's weight-sync group (``common.weight_group``; the learner is rank 0).
-        Blocks until every rank joined, so the driver starts all ranks' calls together."""
+        Blocks until every rank joined, so the driver starts all ranks' calls together;
+        ``timeout_s`` bounds the join and each later broadcast."""
         if self._weight_group is not None:
             self._weight_group.close()
-        self._weight_group = create_weight_group(master_addr, master_port, rank, world_size, backend)
+            self._weight_group = None
+        self._weight_group = create_weight_group(
+            master_addr, master_port, rank, world_size, backend, timeout_s
+        )
 
     def receive_weights(self, index: list[TensorSlot], version: int) -> None:
         """Receive the learner's flat buffers by broadcast from rank 0 and apply them like

@@ -204,6 +204,13 @@ class RolloutConfig(Section):
         description="Dead rollout workers the pool replaces over the run before it stops with an error "
         "(their prompts are always re-dispatched). Default 3, as the reward pool.",
     )
+    weight_sync_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long one weight-sync operation (joining the group, broadcasting one buffer) may "
+        "wait for its peers (seconds). A worker that dies during a broadcast holds the others back at "
+        "most this long; the broadcast is then retried without it. Default 60.",
+    )
     placement_timeout_s: float = Field(
         30.0,
         gt=0,

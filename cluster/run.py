@@ -296,7 +296,9 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         node_id=node_id,
         log=log,
     )
-    weight_sync = WeightSync(learners, rollout, cfg.learner.backend)
+    weight_sync = WeightSync(
+        learners, rollout, cfg.learner.backend, cfg.rollout.weight_sync_timeout_s, log=log
+    )
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard, wandb_run)
     telemetry = Telemetry(run.path.name)
     feed = PromptFeed(train_prompts, cfg.train.prompts_per_step, cfg.data.shuffle_seed)

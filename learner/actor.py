@@ -494,6 +494,9 @@ class Learner:
         from common.weight_group import create_weight_group
 
         if self.rank == 0:
+            if self._weight_group is not None:
+                self._weight_group.close()
+                self._weight_group = None
             self._weight_group = create_weight_group(
                 master_addr, master_port, 0, world_size, backend or self.cfg.backend, timeout_s
             )

@@ -117,6 +117,67 @@ def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_
         rewards.shutdown()
 
 
+@pytest.mark.slow
+def test_a_worker_dead_during_the_weight_broadcast_is_replaced_and_the_push_retried(
+    ray_cluster, tiny_model_dir
+):
+    """A worker dies after the push's liveness check, so the broadcast runs with a dead rank: the
+    collective breaks (the learner and some workers fail at once, the rest at the group's timeout),
+    the push rebuilds the group without it and broadcasts again; the pool replaces the worker and
+    every live worker ends on the new version."""
+    import ray
+
+    from cluster.config import load_config
+    from cluster.learner_group import LearnerGroup
+    from cluster.rollout_pool import RolloutPool, Sampling
+    from cluster.weight_sync import WeightSync
+
+    cfg = load_config(
+        "tiny",
+        [
+            "rollout.num_workers=3",
+            "rollout.cpus_per_worker=0.25",
+            "rollout.max_restarts=1",
+            "rollout.weight_sync_timeout_s=5",
+            "model.max_model_len=256",
+        ],
+    )
+    learners = LearnerGroup(str(tiny_model_dir), cfg, name_prefix="wb-learner")
+    pool = RolloutPool(str(tiny_model_dir), cfg.model, cfg.rollout, name_prefix="wb-rollout")
+    lines: list[str] = []
+    try:
+        sync = WeightSync(learners, pool, "gloo", cfg.rollout.weight_sync_timeout_s, log=lines.append)
+        sync.push(version=1)
+        assert [ray.get(w.ping.remote())["version"] for w in pool.workers] == [1, 1, 1]
+
+        victim = pool.workers[1]
+        os.kill(ray.get(victim.ping.remote())["pid"], signal.SIGKILL)
+        checks = []
+        real_check = pool.prune_dead
+
+        def check_too_early() -> int:  # the death lands after the liveness check, before the broadcast
+            checks.append(1)
+            return 0 if len(checks) == 1 else real_check()
+
+        pool.prune_dead = check_too_early
+        started = time.monotonic()
+        sync.push(version=2)
+        took = time.monotonic() - started
+
+        assert any("broadcast of version 2 broke" in line for line in lines), lines
+        assert pool.restarts == 1 and victim not in pool.workers
+        assert took < 60, f"the push took {took:.0f}s (group timeout 5s)"
+        assert all(ray.get(w.ping.remote())["version"] == 2 for w in pool.workers)
+
+        # The replacement joins at the next step boundary with the current weights.
+        pool.generate(PROMPTS[:3], Sampling(group_size=1, temperature=1.0, max_new_tokens=4, seed=1))
+        assert pool.size == 3
+        assert [ray.get(w.ping.remote())["version"] for w in pool.workers] == [2, 2, 2]
+    finally:
+        pool.shutdown()
+        learners.shutdown()
+
+
 # ------------------------------------------------------------------------------------ the driver
 
 SMALL = ["train.steps=6", *SMALL_RUN, "rollout.cpus_per_worker=0.25", "logging.tensorboard=false"]
