@@ -121,7 +121,7 @@ class ModelConfig(Section):
 class DataConfig(Section):
     train_path: str = Field(
         "data/train.jsonl",
-        description="Training samples: a JSON/JSONL/Parquet file, a folder saved by datasets' "
+        description="Training samples: a JSON/JSONL file (or .json.gz/.jsonl.gz), a Parquet file, a folder saved by datasets' "
         "save_to_disk (DIR or DIR:split), or a hub dataset hf://owner/name[:split] (split default "
         "train). Default: the bundled synthetic set.",
     )

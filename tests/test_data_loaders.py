@@ -347,6 +347,21 @@ def test_egpo_jsonl_round_trip(tmp_path):
     assert load_samples(tmp_path / "s.jsonl").samples == samples
 
 
+def test_gzip_compressed_json_lines_and_array(tmp_path):
+    import gzip
+
+    samples = [Sample.model_validate(egpo_record("a")), Sample.model_validate(egpo_record("b"))]
+    write_jsonl(samples, tmp_path / "s.jsonl")
+    (tmp_path / "s.jsonl.gz").write_bytes(gzip.compress((tmp_path / "s.jsonl").read_bytes()))
+    assert load_samples(tmp_path / "s.jsonl.gz").samples == samples
+    array = json.dumps([json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()])
+    (tmp_path / "a.json.gz").write_bytes(gzip.compress(array.encode()))
+    assert load_samples(tmp_path / "a.json.gz").samples == samples
+    (tmp_path / "bad.jsonl.gz").write_bytes(gzip.compress(b'{"id": "b", "messages": [\n'))
+    with pytest.raises(MalformedRecordError, match=r"bad.jsonl.gz:1: malformed JSON line"):
+        load_samples(tmp_path / "bad.jsonl.gz")
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 

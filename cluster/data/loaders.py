@@ -9,6 +9,7 @@ count and every reason are reported at the end (printed, and kept in ``LoadResul
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -170,17 +171,20 @@ def read_records(path: Path) -> Iterator[tuple[str, Any]]:
 
     ``.parquet``: one record per row. ``.json``: a JSON array (or one object) when the whole file
     parses, otherwise JSON lines (BFCL's ``.json`` files are JSON lines). ``.jsonl``: JSON lines.
+    ``.json.gz`` and ``.jsonl.gz``: the same, gzip-compressed.
     """
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")
+    suffix = Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
         for row, record in enumerate(pq.read_table(path).to_pylist(), start=1):
             yield f"{path}:{row}", _drop_nulls(record)
         return
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
+    if suffix == ".json":
         try:
             whole = json.loads(text)
         except json.JSONDecodeError:
