@@ -106,12 +106,15 @@ class RolloutEngine:
         enable_prefix_caching: bool = True,
         seed: int = 0,
         enforce_eager: bool | None = None,
+        kv_cache_memory_bytes: int | None = None,
     ) -> None:
         """Start the engine.
 
         ``gpu_memory_utilization`` is the share of GPU memory (on CPU: of the NUMA node's RAM) the
         engine may fill with weights, activations and KV cache; the vLLM default 0.92 fails on CPU,
-        and below ~0.08 even the tiny model does not fit on a 12 GiB node. ``enforce_eager`` None
+        and below ~0.08 even the tiny model does not fit on a 12 GiB node. On CPU,
+        ``kv_cache_memory_bytes`` sets the KV cache's size instead (cluster/kv_cache.py sizes it
+        from the run); GPUs ignore it. ``enforce_eager`` None
         means True on CPU and False (CUDA graphs) on GPU. Raises ``FileNotFoundError`` for a
         missing model directory and ``RuntimeError`` naming the model and the settings when vLLM
         cannot start (e.g. the memory setting does not fit).
@@ -130,6 +133,8 @@ class RolloutEngine:
         )
         self._in_process = _set_engine_env(tensor_parallel_size)
         on_gpu = torch.cuda.is_available()
+        if kv_cache_memory_bytes is not None and not on_gpu:
+            self._settings["kv_cache_memory_bytes"] = int(kv_cache_memory_bytes)
         self.device = "cuda" if on_gpu else "cpu"
         try:
             from vllm import LLM
@@ -148,7 +153,12 @@ class RolloutEngine:
         except Exception as err:
             settings = ", ".join(f"{k}={v}" for k, v in self._settings.items())
             hint = ""
-            if "memory" in str(err).lower() or "kv cache" in str(err).lower():
+            if "kv_cache_memory_bytes" in self._settings:
+                hint = (
+                    " (kv_cache_memory_bytes is the KV cache's size on CPU, set by rollout.kv_cache_gib or "
+                    "sized from the run: it must hold one max_model_len sequence and fit in free memory)"
+                )
+            elif "memory" in str(err).lower() or "kv cache" in str(err).lower():
                 hint = (
                     " (gpu_memory_utilization is the share of GPU memory, or on CPU of the NUMA node's "
                     "RAM, that the engine may use for weights, activations and KV cache together: it must "

@@ -176,8 +176,17 @@ class RolloutConfig(Section):
         0.1,
         gt=0,
         le=1,
-        description="vLLM KV-cache memory fraction (of host RAM on CPU). Default 0.1: the vLLM default "
-        "0.92 fails on CPU (stack-notes.md).",
+        description="GPU only: the share of GPU memory vLLM may fill with weights, activations and KV "
+        "cache. Default 0.1. On CPU, train and eval size the KV cache from the run instead "
+        "(rollout.kv_cache_gib).",
+    )
+    kv_cache_gib: float | None = Field(
+        None,
+        gt=0,
+        description="CPU only: each rollout worker's KV cache (GiB). Default None = sized from the run "
+        "(a step's completions per worker x (longest prompt + rollout.max_new_tokens) x the model's "
+        "bytes a token, at least one model.max_model_len sequence; cluster/kv_cache.py). GPUs use "
+        "rollout.gpu_memory_utilization instead.",
     )
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallel degree. Default 1.")
     enable_prefix_caching: bool = Field(

@@ -199,6 +199,7 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
     """``launch.py eval``: returns the exit status (2 with a one-paragraph message for bad arguments)."""
     from cluster.bfcl import BfclError
     from cluster.config import ConfigError
+    from cluster.kv_cache import rollout_kv_cache
     from cluster.models import ModelNotFound
 
     try:
@@ -211,10 +212,13 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
             if style != config.data.prompt_style:
                 _log(f"Prompt style: {style} (the model's training prompt; set data.prompt_style= to change)")
             config.data.prompt_style = style
+        # The prompts are rendered later: size the cache for prompts up to the whole context.
+        longest = config.model.max_model_len - request.max_new_tokens
+        kv_cache = rollout_kv_cache(config, model_dir, longest, _log)
     except (EvalError, BfclError, ConfigError, ModelNotFound, ValueError, OSError) as exc:
         print(f"launch.py eval: {exc}", file=sys.stderr)
         return 2
-    summary = run_eval(config, request, model_dir)
+    summary = run_eval(config, request, model_dir, kv_cache)
     print(summary_table(summary))
     cross = summary.get("cross_check")
     if cross:
@@ -348,8 +352,11 @@ def eval_model_dir(config: RunConfig, log=_log) -> Path:
     return resolve_model(config.model, corpus, log)
 
 
-def run_eval(config: RunConfig, request: EvalRequest, model_dir: Path) -> dict[str, Any]:
-    """Start (or join) Ray, generate with a rollout pool, score, write ``request.out_dir``."""
+def run_eval(
+    config: RunConfig, request: EvalRequest, model_dir: Path, kv_cache: int | None = None
+) -> dict[str, Any]:
+    """Start (or join) Ray, generate with a rollout pool (``kv_cache``: each CPU worker's KV-cache
+    bytes, cluster/kv_cache.py), score, write ``request.out_dir``."""
     import ray
     from transformers import AutoTokenizer
 
@@ -362,7 +369,9 @@ def run_eval(config: RunConfig, request: EvalRequest, model_dir: Path) -> dict[s
     connect(config.cluster, dashboard=False)
     rollout = None
     try:
-        rollout = RolloutPool(str(model_dir), config.model, config.rollout, name_prefix="eval-rollout")
+        rollout = RolloutPool(
+            str(model_dir), config.model, config.rollout, name_prefix="eval-rollout", kv_cache_bytes=kv_cache
+        )
         if request.categories is None:
             summary = _eval_validation(config, request, tokenizer, rollout)
         else:

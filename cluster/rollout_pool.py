@@ -118,6 +118,7 @@ class RolloutPool:
         run_name: str | None = None,
         log: Callable[[str], None] | None = None,
         node_id: str | None = None,
+        kv_cache_bytes: int | None = None,
     ):
         from actors.rollout import RolloutWorker
 
@@ -139,6 +140,7 @@ class RolloutPool:
             tensor_parallel_size=rollout.tensor_parallel_size,
             enable_prefix_caching=rollout.enable_prefix_caching,
             seed=rollout.seed,
+            kv_cache_memory_bytes=kv_cache_bytes,
         )
         self._slots: list[_Slot] = []
         self._next_index = 0

@@ -20,6 +20,7 @@ from typing import Any
 from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
 from cluster.evaluate import rollout_split
 from cluster.feed import Prompt, PromptFeed, load_splits, render_all
+from cluster.kv_cache import rollout_kv_cache
 from cluster.metrics import MetricsLog
 from cluster.pipeline import RolloutPipeline
 from cluster.progress import StepProgress, phase, say
@@ -257,6 +258,13 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
         train_samples, val_samples = load_splits(cfg, log)
         model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg), log)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        train_prompts = render_all(train_samples, tokenizer, cfg, "train", log)
+        val_prompts = render_all(val_samples, tokenizer, cfg, "validation", log)
+        if cfg.train.eval_limit:
+            val_prompts = val_prompts[: cfg.train.eval_limit]
+        longest = max(len(p.ids) for p in train_prompts + val_prompts)
+        kv_cache = rollout_kv_cache(cfg, model_dir, longest, log)
         wandb_run = WandbRun(cfg, run.path) if cfg.logging.wandb else None
     except (ConfigError, ModelNotFound, ValueError, OSError) as exc:
         if run is not None and not resume:
@@ -270,18 +278,19 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     if dashboard:
         log(f"Ray dashboard: {dashboard}")
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    train_prompts = render_all(train_samples, tokenizer, cfg, "train", log)
-    val_prompts = render_all(val_samples, tokenizer, cfg, "validation", log)
-    if cfg.train.eval_limit:
-        val_prompts = val_prompts[: cfg.train.eval_limit]
     log(f"Data: {len(train_prompts)} training prompts, {len(val_prompts)} validation prompts")
 
     policy_dir = warm_start(cfg, Path(model_dir), train_prompts, tokenizer, log)
     learners = LearnerGroup(str(policy_dir), cfg)
     node_id = learners.node_id if cfg.cluster.colocate else None  # None: any node with room
     rollout = RolloutPool(
-        str(policy_dir), cfg.model, cfg.rollout, run_name=run.path.name, log=log, node_id=node_id
+        str(policy_dir),
+        cfg.model,
+        cfg.rollout,
+        run_name=run.path.name,
+        log=log,
+        node_id=node_id,
+        kv_cache_bytes=kv_cache,
     )
     log(
         f"Rollout workers: {rollout.size} (change while it runs: python launch.py scale --workers N "
