@@ -46,7 +46,7 @@ class Prompt:
 def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
     """Training and validation samples: loaded, validated, AST-filtered, split."""
     d = cfg.data
-    loaded = _load("train_path", d.train_path, cfg)
+    loaded = _load("train_path", d.train_path, cfg, d.train_limit)
     train, report = ast_filter(loaded.samples, cfg.reward.output_format)
     log(f"AST filter on {d.train_path}: {report}")
     if d.val_path is None:
@@ -62,10 +62,10 @@ def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
     return train, val
 
 
-def _load(field: str, path: str, cfg: RunConfig):
+def _load(field: str, path: str, cfg: RunConfig, limit: int | None = None):
     """``load_samples`` of one data field; a missing file or an unreadable dataset names the field."""
     try:
-        return load_samples(path, cfg.data.format, skip_invalid=cfg.data.skip_invalid)
+        return load_samples(path, cfg.data.format, skip_invalid=cfg.data.skip_invalid, limit=limit)
     except (DataSourceError, FileNotFoundError) as exc:
         raise ValueError(f"data.{field}={path!r}: {exc}") from None
 

@@ -362,6 +362,14 @@ def test_gzip_compressed_json_lines_and_array(tmp_path):
         load_samples(tmp_path / "bad.jsonl.gz")
 
 
+def test_a_limit_stops_reading_after_that_many_samples(tmp_path, capsys):
+    samples = [Sample.model_validate(egpo_record(name)) for name in "abc"]
+    write_jsonl(samples, tmp_path / "s.jsonl.gz")  # written compressed, as the shipped training file
+    assert load_samples(tmp_path / "s.jsonl.gz", limit=2).samples == samples[:2]
+    assert "loaded 2 samples from 2 records" in capsys.readouterr().err
+    assert load_samples(tmp_path / "s.jsonl.gz", limit=10).samples == samples
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 

@@ -28,12 +28,13 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 @pytest.fixture(scope="module")
 def shipped():
-    return {split: load_samples(DATA / f"{split}.jsonl").samples for split in ("train", "val")}
+    files = {"train": "train.jsonl.gz", "val": "val.jsonl"}
+    return {split: load_samples(DATA / name).samples for split, name in files.items()}
 
 
 def test_the_fixed_seed_reproduces_the_shipped_files_byte_for_byte(tmp_path):
     main(["--seed", "0", "--out", str(tmp_path)])
-    for name in ("train.jsonl", "val.jsonl"):
+    for name in ("train.jsonl.gz", "val.jsonl"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), (
             f"{name} differs from the generator"
         )

@@ -163,9 +163,13 @@ def test_tiny_run_as_a_ray_job_exports_metrics(head_node, tmp_path):
         "rollout.max_new_tokens=16",
         "learner.micro_batch_size=8",
         "model.warm_start_sft_steps=0",
+        "model.tiny_hidden_size=64",
+        "model.tiny_num_heads=2",
+        "model.tiny_num_kv_heads=1",
+        "data.train_limit=2000",
         "train.eval_limit=8",
-        # data/*.jsonl are git-ignored, so `--working-dir .` does not upload them: absolute paths
-        f"data.train_path={REPO / 'data' / 'train.jsonl'}",
+        # absolute paths: the job runs in Ray's copy of the working directory
+        f"data.train_path={REPO / 'data' / 'train.jsonl.gz'}",
         f"data.val_path={REPO / 'data' / 'val.jsonl'}",
         f"logging.runs_dir={runs_dir}",
         "logging.run_name=job",

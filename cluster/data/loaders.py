@@ -48,6 +48,7 @@ def load_samples(
     *,
     answers_path: str | Path | None = None,
     skip_invalid: bool = False,
+    limit: int | None = None,
 ) -> LoadResult:
     """Load and validate the samples of one file (``.json``, ``.jsonl`` or ``.parquet``).
 
@@ -60,6 +61,7 @@ def load_samples(
     saved DatasetDict) or a hub dataset ``hf://owner/name[:split]`` (split default ``train``); their
     rows are records like a file's lines, and errors name ``source row N``.
     Raises a ``DataError`` (a ``ValueError``) on the first bad record unless ``skip_invalid``.
+    ``limit`` stops reading once that many samples are loaded (None: read everything).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown data format {fmt!r}: expected one of {FORMATS}")
@@ -94,6 +96,9 @@ def load_samples(
         for sample in samples:
             first_seen[sample.id] = where
         result.samples.extend(samples)
+        if limit is not None and len(result.samples) >= limit:
+            del result.samples[limit:]
+            break
     print(result.summary(source), file=sys.stderr)
     return result
 

@@ -1,4 +1,4 @@
-"""The generator of the bundled synthetic function-calling data (``data/train.jsonl``, ``data/val.jsonl``).
+"""The generator of the bundled synthetic function-calling data (``data/train.jsonl.gz``, ``data/val.jsonl``).
 
 Categories: ``simple`` (the one tool offered), ``multiple`` (the right tool among 2-4),
 ``parallel`` (one function twice), ``parallel_multiple`` (two functions), ``irrelevance`` (no
@@ -21,6 +21,7 @@ sizes give the same bytes.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 import zlib
@@ -48,7 +49,20 @@ OPENERS = ("Hi! ", "Please help: ", "Hey, ", "Quick question: ")
 CONNECTORS = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}", "{a} Plus: {b}", "Two things. {a} {b}")
 LOWERCASE_SECOND = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}")
 NO_CALL_IRRELEVANT = "None of the given functions can do that."
-DEFAULT_SIZES = {"train": 3000, "val": 300, "unseen": 100}
+DEFAULT_SIZES = {"train": 30000, "val": 300, "unseen": 100}
+# The tools of the shipped files: 16 of the 40, from 13 families. A model built from scratch on 2
+# CPU cores learns these well enough in its warm start to leave RL a reward on call prompts
+# (README, "What the default run does"); ``--functions all`` writes tasks over every tool.
+SHIPPED_FUNCTIONS: tuple[Function, ...] = tuple(
+    f
+    for f in FUNCTIONS
+    if f.name
+    in {
+        "book_hotel", "compute_power", "convert_currency", "define_word", "get_exchange_rate",
+        "get_forecast", "get_local_time", "get_stock_price", "get_visa_rules", "get_weather",
+        "log_workout", "play_song", "send_email", "set_timer", "translate_text", "turn_on_lights",
+    }
+)  # fmt: skip
 UNSEEN_VALUES = "unseen_values"  # the slice of validation whose argument values never occur in training
 # Longer references are redrawn: 220 characters stay under ~90 tokens of the tiny tokenizer, inside
 # the tiny preset's rollout.max_new_tokens=96 (a completion cut short scores 0).
@@ -74,10 +88,17 @@ class TaskWriter:
     the value pools ("train": values training uses; "val": held out, never in training).
     """
 
-    def __init__(self, rng: random.Random, split: str, values: str = "train"):
+    def __init__(
+        self,
+        rng: random.Random,
+        split: str,
+        values: str = "train",
+        functions: tuple[Function, ...] = FUNCTIONS,
+    ):
         self.rng = rng
         self.split = split
         self.values = values
+        self.functions = functions
 
     # --- requests ---------------------------------------------------------------------------
     def value(self, function: Function, param_name: str, avoid: tuple[Any, ...] = ()) -> Any:
@@ -150,7 +171,7 @@ class TaskWriter:
         families = {FAMILY_OF[f.name] for f in chosen}
         pool = [
             f
-            for f in FUNCTIONS
+            for f in self.functions
             if f.name not in taken and not (other_families and FAMILY_OF[f.name] in families)
         ]
         return self.rng.sample(pool, count)
@@ -162,7 +183,7 @@ class TaskWriter:
 
     # --- one task per category ----------------------------------------------------------------
     def task(self, category: str) -> dict[str, Any]:
-        function = self.rng.choice(FUNCTIONS)
+        function = self.rng.choice(self.functions)
         if category in ("simple", "multiple"):
             text, stated = self.request(function)
             extra = [] if category == "simple" else self.distractors([function], self.rng.randint(1, 2))
@@ -182,7 +203,7 @@ class TaskWriter:
             ref = self.call_reference([function.topic] * 2, [function.name] * 2, gt)
             return self._record(self.join(first, second), [function, *extra], gt, ref)
         if category == "parallel_multiple":
-            other = self.rng.choice([f for f in FUNCTIONS if f.name != function.name])
+            other = self.rng.choice([f for f in self.functions if f.name != function.name])
             first, stated_a = self.request(function)
             second, stated_b = self.request(other)
             extra = self.distractors([function, other], self.rng.randint(0, 1))
@@ -219,13 +240,16 @@ class TaskWriter:
         }
 
 
-def generate_split(split: str, count: int, seed: int, values: str = "train") -> list[Sample]:
+def generate_split(
+    split: str, count: int, seed: int, values: str = "train", functions: tuple[Function, ...] | None = None
+) -> list[Sample]:
     """``count`` distinct samples of ``split`` ("train" or "val"), categories drawn by
     ``CATEGORY_WEIGHTS``. ``values`` is the side of the value pools: "train" (the default, for
-    both splits) or "val", the held-out values of the unseen-values slice."""
+    both splits) or "val", the held-out values of the unseen-values slice. ``functions``: the
+    tools to write tasks for (default :data:`SHIPPED_FUNCTIONS`)."""
     unseen = split == "val" and values == "val"
     rng = random.Random(f"egpo-synthetic-{seed}-{split}" + ("-unseen" if unseen else ""))
-    writer = TaskWriter(rng, split, values)
+    writer = TaskWriter(rng, split, values, functions or SHIPPED_FUNCTIONS)
     categories, weights = list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values())
     samples: list[Sample] = []
     seen: set[str] = set()
@@ -260,9 +284,15 @@ def _tools_fit_split(record: dict[str, Any], split: str) -> bool:
 
 
 def write_jsonl(samples: list[Sample], path: Path) -> None:
-    """One sample per line in the ``egpo`` format (stable key order, UTF-8, newline-terminated)."""
+    """One sample per line in the ``egpo`` format (stable key order, UTF-8, newline-terminated);
+    gzip-compressed when ``path`` ends in ``.gz``, with no timestamp, so the bytes are reproducible."""
     lines = [json.dumps(sample.model_dump(exclude_none=True), ensure_ascii=False) for sample in samples]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    if path.suffix == ".gz":
+        with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
+            out.write(data)
+    else:
+        path.write_bytes(data)
 
 
 def category_counts(samples: list[Sample]) -> dict[str, int]:
@@ -282,14 +312,36 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_SIZES["unseen"],
         help="validation samples whose argument values never occur in training (appended to val.jsonl)",
     )
+    parser.add_argument(
+        "--functions",
+        default="shipped",
+        help="'shipped' (the 16 tools of the bundled files), 'all' (all 40) or comma-separated names",
+    )
     args = parser.parse_args(argv)
+    functions = _functions(args.functions, parser)
     args.out.mkdir(parents=True, exist_ok=True)
     splits = {
-        "train": generate_split("train", args.train, args.seed),
-        "val": generate_split("val", args.val, args.seed)
-        + generate_split("val", args.unseen, args.seed, values="val"),
+        "train.jsonl.gz": generate_split("train", args.train, args.seed, functions=functions),
+        "val.jsonl": generate_split("val", args.val, args.seed, functions=functions)
+        + generate_split("val", args.unseen, args.seed, values="val", functions=functions),
     }
-    for split, samples in splits.items():
-        path = args.out / f"{split}.jsonl"
+    for name, samples in splits.items():
+        path = args.out / name
         write_jsonl(samples, path)
         print(f"wrote {len(samples)} samples to {path}: {category_counts(samples)}")
+
+
+def _functions(spec: str, parser: argparse.ArgumentParser) -> tuple[Function, ...]:
+    if spec == "shipped":
+        return SHIPPED_FUNCTIONS
+    if spec == "all":
+        return FUNCTIONS
+    by_name = {f.name: f for f in FUNCTIONS}
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in by_name]
+    if unknown or len(names) < 4:
+        parser.error(
+            f"--functions {spec!r}: expected 'shipped', 'all' or at least 4 of {sorted(by_name)}"
+            + (f"; unknown: {unknown}" if unknown else "")
+        )
+    return tuple(by_name[n] for n in names)
