@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO_ROOT))
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
 SIDES = ("ours", "ours-async", "trl")
-ASYNC = ["algorithm.max_staleness=1"]
+ASYNC = ["algorithm.max_staleness=1", "rollout.threads=1", "learner.threads=1"]  # both run at once
 TAIL_LINES = 40
 
 

@@ -54,13 +54,29 @@ class Workload:
     prompt_tokens: tuple[int, int] | None = None  # keep prompts of this many tokens (inclusive)
 
 
+# The model shapes these workloads were defined with (before the tiny preset grew to hidden 256 with
+# tied embeddings), one thread per role as Ray gives them, so their figures stay comparable.
+SHAPE = [
+    "model.tiny_num_heads=2",
+    "model.tiny_num_kv_heads=1",
+    "model.tiny_vocab_size=1024",
+    "model.tiny_tie_embeddings=false",
+    "learner.adam_beta2=0.999",
+    "rollout.threads=1",
+    "learner.threads=1",
+]
 WORKLOADS = {
-    "a": Workload("a", "tiny default config (hidden 64, 2 layers, 16 prompts x G=8, 96 new tokens)"),
+    "a": Workload(
+        "a",
+        "tiny model (hidden 64, 2 layers, 16 prompts x G=8, 96 new tokens)",
+        overrides=[*SHAPE, "model.tiny_hidden_size=64"],
+    ),
     "b": Workload(
         "b",
         "function calling (hidden 256, 4 layers, 300-600-token prompts with 3-4 tool schemas, "
         "8 prompts x G=8, 128 new tokens)",
         overrides=[
+            *SHAPE,
             "model.tiny_hidden_size=256",
             "model.tiny_num_layers=4",
             "train.prompts_per_step=8",

@@ -63,6 +63,13 @@ class ModelConfig(Section):
     tiny_vocab_size: int = Field(
         1024, ge=300, description="BPE vocabulary of the built tiny tokenizer (tokens). Default 1024."
     )
+    tiny_tie_embeddings: bool = Field(
+        False,
+        description="Whether the built tiny model's output layer shares the input embedding table. "
+        "Tied, a token's logit grows with its match to the attended hidden state, so copying an "
+        "argument value from the request is learned sooner (README, 'What the default run does'). "
+        "Default False; the tiny preset sets it.",
+    )
     dtype: Literal["float32", "bfloat16"] = Field(
         "float32",
         description="Weights and compute dtype for learner and rollout. Default float32 (CPU has "
@@ -120,10 +127,16 @@ class ModelConfig(Section):
 
 class DataConfig(Section):
     train_path: str = Field(
-        "data/train.jsonl",
+        "data/train.jsonl.gz",
         description="Training samples: a JSON/JSONL file (or .json.gz/.jsonl.gz), a Parquet file, a folder saved by datasets' "
         "save_to_disk (DIR or DIR:split), or a hub dataset hf://owner/name[:split] (split default "
         "train). Default: the bundled synthetic set.",
+    )
+    train_limit: int | None = Field(
+        None,
+        ge=1,
+        description="Read only the first N training samples (a quick trial on a large file). With "
+        "val_path None the split is taken from these. Default None = all.",
     )
     val_path: str | None = Field(
         "data/val.jsonl",
@@ -187,6 +200,14 @@ class RolloutConfig(Section):
         "(a step's completions per worker x (longest prompt + rollout.max_new_tokens) x the model's "
         "bytes a token, at least one model.max_model_len sequence; cluster/kv_cache.py). GPUs use "
         "rollout.gpu_memory_utilization instead.",
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="Compute threads of each rollout worker's engine (OMP_NUM_THREADS). Default None = its Ray CPUs "
+        "(rounded down, at least 1). In synchronous mode sampling and training take turns, so each "
+        "may use every core of a machine they share (the tiny preset: 2 and 2 on 2 cores); with "
+        "algorithm.max_staleness > 0 they run at once, so keep the sum at the cores.",
     )
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallel degree. Default 1.")
     enable_prefix_caching: bool = Field(
@@ -295,6 +316,14 @@ class LearnerConfig(Section):
     num_learners: int = Field(1, ge=1, description="Data-parallel learner actors. Default 1.")
     cpus_per_learner: float = Field(1.0, gt=0, description="Ray CPUs per learner actor. Default 1.")
     gpus_per_learner: float = Field(0.0, ge=0, description="GPUs per learner actor. Default 0 (CPU).")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="Compute threads of each learner actor (OMP_NUM_THREADS). Default None = its Ray CPUs "
+        "(rounded down, at least 1). In synchronous mode sampling and training take turns, so each "
+        "may use every core of a machine they share (the tiny preset: 2 and 2 on 2 cores); with "
+        "algorithm.max_staleness > 0 they run at once, so keep the sum at the cores.",
+    )
     zero_stage: Literal[0, 1, 2, 3] = Field(0, description="DeepSpeed ZeRO stage. Default 0.")
     lr: float = Field(1e-6, gt=0, description="Peak learning rate. Default 1e-6 (paper Sec. 5).")
     lr_warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps. Default 0.")
@@ -302,6 +331,15 @@ class LearnerConfig(Section):
         "constant", description="Decay after warm-up. Default constant."
     )
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay. Default 0.")
+    adam_beta2: float = Field(
+        0.999,
+        gt=0,
+        lt=1,
+        description="AdamW's second-moment decay, for RL and the warm start. Default 0.999 (PyTorch's). "
+        "The tiny preset sets 0.98: at its high warm-start learning rate the loss falls fast, and with "
+        "0.999 the step size stays scaled to the first steps' large gradients (measured: 1 right call "
+        "in 73 on validation after 600 warm-start steps, against 25% with 0.98).",
+    )
     grad_clip: float = Field(1.0, gt=0, description="Max global gradient norm. Default 1.0.")
     micro_batch_size: int = Field(
         8,

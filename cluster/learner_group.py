@@ -26,6 +26,7 @@ def learner_settings(cfg: RunConfig) -> dict[str, Any]:
         lr_schedule=lrn.lr_schedule,
         total_steps=cfg.train.steps,
         weight_decay=lrn.weight_decay,
+        adam_beta2=lrn.adam_beta2,
         grad_clip=lrn.grad_clip,
         micro_batch_size=lrn.micro_batch_size,
         share_prompt=lrn.share_prompt,
@@ -66,6 +67,7 @@ class LearnerGroup:
         settings = {**learner_settings(cfg), **overrides}
         lrn = cfg.learner
         world = lrn.num_learners
+        threads = lrn.threads if cpus is None else None  # a warm start's threads follow its own CPUs
         cpus = lrn.cpus_per_learner if cpus is None else cpus
         self.pg = reserve([bundle(cpus, lrn.gpus_per_learner)] * world, "STRICT_PACK")
         wait_placed(self.pg, f"{world} learner rank(s) on one node", cfg.cluster.placement_timeout_s)
@@ -73,7 +75,7 @@ class LearnerGroup:
         port = find_free_port()
         self.learners = [
             Learner.options(
-                **actor_options(f"{name_prefix}-{rank}", cpus, lrn.gpus_per_learner),
+                **actor_options(f"{name_prefix}-{rank}", cpus, lrn.gpus_per_learner, threads),
                 scheduling_strategy=PlacementGroupSchedulingStrategy(
                     self.pg, placement_group_bundle_index=rank
                 ),

@@ -88,6 +88,7 @@ def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
         cfg.tiny_intermediate_size,
         cfg.tiny_vocab_size,
         cfg.max_model_len,
+        cfg.tiny_tie_embeddings,
     ]
     key = json.dumps([builder, *shape, corpus])
     out = CACHE_DIR / f"tiny-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
@@ -106,6 +107,7 @@ def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
         num_kv_heads=cfg.tiny_num_kv_heads,
         intermediate_size=cfg.tiny_intermediate_size or 4 * cfg.tiny_hidden_size,
         max_position_embeddings=cfg.max_model_len,
+        tie_word_embeddings=cfg.tiny_tie_embeddings,
     )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)

@@ -90,9 +90,16 @@ def connect(cfg: ClusterConfig, dashboard: bool = True) -> str:
     return f"http://{context.dashboard_url}" if context.dashboard_url else ""
 
 
-def actor_options(name: str | None = None, num_cpus: float = 1.0, num_gpus: float = 0.0, **extra) -> dict:
-    """``.options()`` for one of our actors: its resources, role name and the actor environment."""
-    options = {"num_cpus": num_cpus, "num_gpus": num_gpus, "runtime_env": {"env_vars": actor_env()}, **extra}
+def actor_options(
+    name: str | None = None, num_cpus: float = 1.0, num_gpus: float = 0.0, threads: int | None = None, **extra
+) -> dict:
+    """``.options()`` for one of our actors: its resources, role name and the actor environment.
+    ``threads`` sets its compute threads (``OMP_NUM_THREADS``); None leaves Ray's choice, the floor
+    of its CPUs (at least 1)."""
+    env = actor_env()
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    options = {"num_cpus": num_cpus, "num_gpus": num_gpus, "runtime_env": {"env_vars": env}, **extra}
     if name:
         options["name"] = name
     return options

@@ -368,7 +368,9 @@ class RolloutPool:
 
     def _start_worker(self, slot: _Slot) -> None:
         strategy = PlacementGroupSchedulingStrategy(slot.pg, placement_group_bundle_index=0)
-        options = actor_options(slot.name, self.cfg.cpus_per_worker, self.cfg.gpus_per_worker)
+        options = actor_options(
+            slot.name, self.cfg.cpus_per_worker, self.cfg.gpus_per_worker, threads=self.cfg.threads
+        )
         slot.actor = self._worker_class.options(
             **options, scheduling_strategy=strategy, max_restarts=0, max_task_retries=0
         ).remote(self.model_dir, **self._engine_kwargs)

@@ -40,6 +40,9 @@ def _cache_key(cfg: RunConfig, model_dir: Path, prompts: list[Prompt]) -> str:
                 cfg.train.seed,
                 cfg.reward.output_format,
                 SYSTEM_PROMPT_VERSION,
+                cfg.learner.adam_beta2,
+                cfg.learner.weight_decay,
+                cfg.learner.grad_clip,
             ]
         ).encode()
     )

@@ -100,6 +100,7 @@ class Learner:
         ds_config = deepspeed_config(
             lr=self.cfg.lr,
             weight_decay=self.cfg.weight_decay,
+            adam_beta2=self.cfg.adam_beta2,
             grad_clip=self.cfg.grad_clip,
             micro_batch_size=self.cfg.micro_batch_size,
             zero_stage=self.cfg.zero_stage,

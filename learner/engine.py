@@ -54,6 +54,7 @@ def deepspeed_config(
     lr: float,
     weight_decay: float,
     grad_clip: float,
+    adam_beta2: float = 0.999,
     micro_batch_size: int,
     zero_stage: int,
     dtype: str,
@@ -79,7 +80,7 @@ def deepspeed_config(
             "type": "AdamW",
             "params": {
                 "lr": lr,
-                "betas": [0.9, 0.999],
+                "betas": [0.9, adam_beta2],
                 "eps": 1e-8,
                 "weight_decay": weight_decay,
                 "torch_adam": True,

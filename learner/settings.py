@@ -17,6 +17,7 @@ class LearnerSettings:
     lr_schedule: str = "constant"  # constant | cosine | linear
     total_steps: int | None = None  # RL steps the schedule spans (train.steps); needed for cosine/linear
     weight_decay: float = 0.0
+    adam_beta2: float = 0.999
     grad_clip: float = 1.0
     micro_batch_size: int = 8
     zero_stage: int = 0
@@ -52,6 +53,7 @@ class LearnerSettings:
             (self.entropy_coef >= 0, "entropy_coef", ">= 0"),
             (self.kl_coef >= 0, "kl_coef", ">= 0"),
             (self.micro_batch_size >= 1, "micro_batch_size", ">= 1"),
+            (0 < self.adam_beta2 < 1, "adam_beta2", "in (0, 1)"),
             (self.ppo_epochs >= 1, "ppo_epochs", ">= 1"),
             (self.zero_stage in (0, 1, 2, 3), "zero_stage", "0, 1, 2 or 3"),
             (self.backend in ("gloo", "nccl"), "backend", "'gloo' or 'nccl'"),

@@ -18,8 +18,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 # Settings for a whole training run of a few seconds a step on 2 cores (subprocess tests add
-# train.steps and their own runs_dir): 4 prompts x G=4, short completions, a tiny warm start.
+# train.steps and their own runs_dir): a 0.2M model (hidden 64) on the first 2,000 training
+# samples, 4 prompts x G=4, short completions, a tiny warm start.
 SMALL_RUN = [
+    "model.tiny_hidden_size=64",
+    "model.tiny_num_heads=2",
+    "model.tiny_num_kv_heads=1",
+    "data.train_limit=2000",
+    "rollout.threads=1",  # one thread per role, as on Ray's defaults: some tests run async mode
+    "learner.threads=1",
     "train.prompts_per_step=4",
     "rollout.group_size=4",
     "rollout.max_new_tokens=24",

@@ -131,7 +131,7 @@ def test_tiny_model_heads_must_divide_the_hidden_size():
     with pytest.raises(
         ConfigError, match=r"model.tiny_num_heads=3, model.tiny_num_kv_heads=1: expected heads"
     ):
-        load_config("tiny", ["model.tiny_num_heads=3"])
+        load_config("tiny", ["model.tiny_num_heads=3", "model.tiny_num_kv_heads=1"])
     cfg = load_config(
         "tiny", ["model.tiny_hidden_size=96", "model.tiny_num_heads=4", "model.tiny_num_kv_heads=2"]
     )

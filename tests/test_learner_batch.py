@@ -71,6 +71,11 @@ def test_deepspeed_config_uses_torch_adamw_and_the_requested_stage():
         world_size=2,
     )
     assert cfg["optimizer"]["params"]["torch_adam"] is True
+    assert cfg["optimizer"]["params"]["betas"] == [0.9, 0.999]  # PyTorch's unless set
+    assert deepspeed_config(
+        lr=1e-3, weight_decay=0, grad_clip=1, adam_beta2=0.98, micro_batch_size=4, zero_stage=0,
+        dtype="float32", world_size=1,
+    )["optimizer"]["params"]["betas"] == [0.9, 0.98]  # fmt: skip
     assert cfg["zero_optimization"]["stage"] == 2
     assert cfg["train_batch_size"] == 8 and cfg["bf16"]["enabled"] is False
 
@@ -82,6 +87,8 @@ def test_settings_reject_unknown_names_and_bad_values():
         LearnerSettings.from_kwargs({"alpha": 1.0})
     with pytest.raises(ValueError, match="float32 on CPU"):
         LearnerSettings.from_kwargs({"dtype": "bfloat16", "backend": "gloo"})
+    with pytest.raises(ValueError, match="adam_beta2"):
+        LearnerSettings.from_kwargs({"adam_beta2": 1.0})
     assert LearnerSettings.from_kwargs({"lr": 0.5}).lr == 0.5
 
 

@@ -23,12 +23,32 @@ def test_tags_are_single_tokens_and_values_copy_exactly(tiny_model_dir):
         assert len(tok.encode(tag, add_special_tokens=False)) == 1
     request = tok.encode("Book a hotel in Havana for 11 nights.", add_special_tokens=False)
     call = tok.encode("[book_hotel(city='Havana', nights=11)]", add_special_tokens=False)
-    havana = tok.encode("Havana", add_special_tokens=False)
 
     def contains(seq, sub):
         return any(seq[i : i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
 
-    assert contains(request, havana) and contains(call, havana)
+    for value in ("Havana", "11"):  # a digit run is one pre-token, like a word
+        ids = tok.encode(value, add_special_tokens=False)
+        assert contains(request, ids) and contains(call, ids)
+
+
+def test_a_number_the_bpe_merged_is_one_token():
+    tok = build_tokenizer(["Set a timer for 45 minutes."] * 50 + ["minutes=45"] * 50, vocab_size=400)
+    assert len(tok.encode("45", add_special_tokens=False)) == 1
+
+
+def test_the_tiny_preset_builds_a_tied_model(tmp_path, monkeypatch):
+    from cluster import models
+    from cluster.config import load_config
+
+    monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
+    small = ["model.tiny_hidden_size=64", "model.tiny_num_heads=2", "model.tiny_num_kv_heads=1"]
+    built = models.resolve_model(
+        load_config("tiny", small).model, ["Book a hotel in Havana."], lambda _: None
+    )
+    model = AutoModelForCausalLM.from_pretrained(built)
+    assert model.config.tie_word_embeddings
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
 
 
 def test_model_loads_with_untied_embeddings(tiny_model_dir):
