@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from cluster.config import RunConfig
-from cluster.data import PromptTooLong, Sample, ast_filter, load_samples, render_prompt, split_samples
+from cluster.data import PromptTooLong, Sample, ast_filter, load_samples, render_prompts, split_samples
 from cluster.data.loaders import DataSourceError
 
 # Categories the BFCL checker dispatches on; others (no_call, missing_param) follow from the gold.
@@ -73,13 +73,14 @@ def _load(field: str, path: str, cfg: RunConfig, limit: int | None = None):
 def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str, log=print) -> list[Prompt]:
     """Tokenise every prompt once; prompts over data.max_prompt_tokens are reported and left out."""
     prompts, too_long = [], []
-    for sample in samples:
-        try:
-            ids = render_prompt(
-                sample, tokenizer, cfg.reward.output_format, cfg.data.max_prompt_tokens, cfg.data.prompt_style
-            )
-        except PromptTooLong as exc:
-            too_long.append(exc)
+    limit = cfg.data.max_prompt_tokens
+    for sample, ids in zip(
+        samples,
+        render_prompts(samples, tokenizer, cfg.reward.output_format, cfg.data.prompt_style),
+        strict=True,
+    ):
+        if limit is not None and len(ids) > limit:
+            too_long.append(PromptTooLong(sample.id, len(ids), limit))
             continue
         prompts.append(Prompt(sample, ids))
     if too_long:

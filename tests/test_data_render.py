@@ -13,9 +13,13 @@ from cluster.data import (
     prompt_messages,
     reference_completion,
     render_prompt,
+    render_prompts,
 )
 from cluster.tiny_model import build_tokenizer
 from reward import render_system_prompt, score
+from tests.conftest import REPO_ROOT
+
+DATA_DIR = REPO_ROOT / "data"
 
 WEATHER = {
     "name": "get_weather",
@@ -97,6 +101,20 @@ def test_prompt_too_long_is_raised_with_id_and_length_never_truncated(tokenizer)
         render_prompt(HISTORY, tokenizer, max_prompt_tokens=length - 1)
     assert (info.value.sample_id, info.value.length, info.value.limit) == ("w2", length, length - 1)
     assert isinstance(info.value, ValueError)
+
+
+def test_prompts_rendered_in_one_batch_are_those_rendered_one_by_one(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from cluster.data import load_samples
+
+    samples = load_samples(DATA_DIR / "val.jsonl").samples[:40] + [SINGLE, HISTORY]
+    for tokenizer in (AutoTokenizer.from_pretrained(tiny_model_dir), build_tokenizer(["a b c"], 300)):
+        for style in ("paper", "compact"):
+            assert render_prompts(samples, tokenizer, "python", style) == [
+                render_prompt(s, tokenizer, "python", style=style) for s in samples
+            ]
+    assert render_prompts([], build_tokenizer(["a b c"], 300)) == []
 
 
 def test_prompt_with_the_tiny_model_directory_tokenizer(tiny_model_dir):

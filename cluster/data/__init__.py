@@ -8,6 +8,7 @@ from cluster.data.render import (
     prompt_messages,
     reference_completion,
     render_prompt,
+    render_prompts,
 )
 from cluster.data.sample import Sample, infer_category
 from cluster.data.split import split_samples
@@ -30,5 +31,6 @@ __all__ = [
     "prompt_messages",
     "reference_completion",
     "render_prompt",
+    "render_prompts",
     "split_samples",
 ]
