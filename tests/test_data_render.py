@@ -191,3 +191,24 @@ def test_compact_style_reaches_the_rendered_prompt_and_the_tokenizer_corpus(toke
     assert len(render_prompt(SINGLE, tokenizer, style="compact")) < len(render_prompt(SINGLE, tokenizer))
     assert compact in corpus_texts([SINGLE], style="compact")
     assert compact not in corpus_texts([SINGLE])
+
+
+def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from cluster.config import load_config
+    from cluster.feed import render_all
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    lengths = [len(render_prompt(s, tokenizer, style="compact")) for s in (SINGLE, HISTORY)]
+    limit = min(lengths)
+    cfg = load_config("tiny", [f"data.max_prompt_tokens={limit}"])
+    said = []
+    kept = render_all([SINGLE, HISTORY], tokenizer, cfg, "train", said.append)
+    assert [p.sample.id for p in kept] == [
+        s.id for s, n in zip((SINGLE, HISTORY), lengths, strict=True) if n <= limit
+    ]
+    assert said == [
+        f"train: 1 of 2 prompts are longer than data.max_prompt_tokens={limit} (longest {max(lengths)}); "
+        "left out, not truncated"
+    ]
