@@ -27,6 +27,18 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _threads_field(role: str):
+    """``threads`` of a role that runs beside another (rollout workers, learners)."""
+    return Field(
+        None,
+        ge=1,
+        description=f"Compute threads of each {role} (OMP_NUM_THREADS). Default None = its Ray CPUs "
+        "(rounded down, at least 1). In synchronous mode sampling and training take turns, so each "
+        "may use every core of a machine they share (the tiny preset: 2 and 2 on 2 cores); with "
+        "algorithm.max_staleness > 0 they run at once, so keep the sum at the cores.",
+    )
+
+
 class ModelConfig(Section):
     path: str = Field(
         "tiny",
@@ -201,14 +213,7 @@ class RolloutConfig(Section):
         "bytes a token, at least one model.max_model_len sequence; cluster/kv_cache.py). GPUs use "
         "rollout.gpu_memory_utilization instead.",
     )
-    threads: int | None = Field(
-        None,
-        ge=1,
-        description="Compute threads of each rollout worker's engine (OMP_NUM_THREADS). Default None = its Ray CPUs "
-        "(rounded down, at least 1). In synchronous mode sampling and training take turns, so each "
-        "may use every core of a machine they share (the tiny preset: 2 and 2 on 2 cores); with "
-        "algorithm.max_staleness > 0 they run at once, so keep the sum at the cores.",
-    )
+    threads: int | None = _threads_field("rollout worker's engine")
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallel degree. Default 1.")
     enable_prefix_caching: bool = Field(
         True, description="Share a prompt's prefill across its G samples. Default True."
@@ -316,14 +321,7 @@ class LearnerConfig(Section):
     num_learners: int = Field(1, ge=1, description="Data-parallel learner actors. Default 1.")
     cpus_per_learner: float = Field(1.0, gt=0, description="Ray CPUs per learner actor. Default 1.")
     gpus_per_learner: float = Field(0.0, ge=0, description="GPUs per learner actor. Default 0 (CPU).")
-    threads: int | None = Field(
-        None,
-        ge=1,
-        description="Compute threads of each learner actor (OMP_NUM_THREADS). Default None = its Ray CPUs "
-        "(rounded down, at least 1). In synchronous mode sampling and training take turns, so each "
-        "may use every core of a machine they share (the tiny preset: 2 and 2 on 2 cores); with "
-        "algorithm.max_staleness > 0 they run at once, so keep the sum at the cores.",
-    )
+    threads: int | None = _threads_field("learner actor")
     zero_stage: Literal[0, 1, 2, 3] = Field(0, description="DeepSpeed ZeRO stage. Default 0.")
     lr: float = Field(1e-6, gt=0, description="Peak learning rate. Default 1e-6 (paper Sec. 5).")
     lr_warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps. Default 0.")
@@ -337,8 +335,9 @@ class LearnerConfig(Section):
         lt=1,
         description="AdamW's second-moment decay, for RL and the warm start. Default 0.999 (PyTorch's). "
         "The tiny preset sets 0.98: at its high warm-start learning rate the loss falls fast, and with "
-        "0.999 the step size stays scaled to the first steps' large gradients (measured: 1 right call "
-        "in 73 on validation after 600 warm-start steps, against 25% with 0.98).",
+        "0.999 the step size stays scaled to the first steps' large gradients (measured on the default "
+        "run: 1.4% of validation call prompts right after the 600-step warm start with 0.999, 8.9% "
+        "with 0.98).",
     )
     grad_clip: float = Field(1.0, gt=0, description="Max global gradient norm. Default 1.0.")
     micro_batch_size: int = Field(

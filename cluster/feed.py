@@ -13,7 +13,15 @@ from typing import Any
 import torch
 
 from cluster.config import RunConfig
-from cluster.data import PromptTooLong, Sample, ast_filter, load_samples, render_prompts, split_samples
+from cluster.data import (
+    PromptTooLong,
+    Sample,
+    ast_filter,
+    check_prompt_length,
+    load_samples,
+    render_prompts,
+    split_samples,
+)
 from cluster.data.loaders import DataSourceError
 
 # Categories the BFCL checker dispatches on; others (no_call, missing_param) follow from the gold.
@@ -73,16 +81,12 @@ def _load(field: str, path: str, cfg: RunConfig, limit: int | None = None):
 def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str, log=print) -> list[Prompt]:
     """Tokenise every prompt once; prompts over data.max_prompt_tokens are reported and left out."""
     prompts, too_long = [], []
-    limit = cfg.data.max_prompt_tokens
-    for sample, ids in zip(
-        samples,
-        render_prompts(samples, tokenizer, cfg.reward.output_format, cfg.data.prompt_style),
-        strict=True,
-    ):
-        if limit is not None and len(ids) > limit:
-            too_long.append(PromptTooLong(sample.id, len(ids), limit))
-            continue
-        prompts.append(Prompt(sample, ids))
+    rendered = render_prompts(samples, tokenizer, cfg.reward.output_format, cfg.data.prompt_style)
+    for sample, ids in zip(samples, rendered, strict=True):
+        try:
+            prompts.append(Prompt(sample, check_prompt_length(sample, ids, cfg.data.max_prompt_tokens)))
+        except PromptTooLong as exc:
+            too_long.append(exc)
     if too_long:
         longest = max(e.length for e in too_long)
         log(

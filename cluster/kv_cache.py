@@ -6,8 +6,9 @@ GiB it needed on a 15 GiB node); on a large one it takes gigabytes no run uses. 
 driver sizes the cache from the run: the sequences one worker holds at once (a step's
 completions, ``train.prompts_per_step x rollout.group_size``, shared among the workers), each
 as long as the longest prompt plus ``rollout.max_new_tokens`` (and never less than one
-``model.max_model_len`` sequence, which vLLM requires), in vLLM's blocks plus the one block it keeps
-back, times the bytes a token takes in every layer's keys and values. More sequences than that still run: vLLM queues them.
+``model.max_model_len`` sequence, which vLLM requires), in vLLM's blocks plus the one block it
+keeps back, times the bytes a token takes in every layer's keys and values. More sequences than
+that still run: vLLM queues them.
 
 ``rollout.kv_cache_gib`` sets the size by hand; ``VLLM_CPU_KVCACHE_SPACE`` (GiB), when set in
 the environment, overrides both (vLLM's own setting). On GPUs ``rollout.gpu_memory_utilization``
@@ -61,6 +62,11 @@ def _blocks(tokens: int) -> int:
     return math.ceil(tokens / BLOCK_TOKENS) * BLOCK_TOKENS
 
 
+def _smallest_tokens(max_model_len: int) -> int:
+    """The fewest tokens a cache vLLM accepts holds: one ``max_model_len`` sequence and the spare block."""
+    return _blocks(max_model_len) + BLOCK_TOKENS
+
+
 def plan_kv_cache(model_dir: str | Path, cfg, longest_prompt: int) -> KvCachePlan:
     """The KV cache one rollout worker of run ``cfg`` needs (``cfg`` is a ``RunConfig``)."""
     model, rollout = cfg.model, cfg.rollout
@@ -70,7 +76,7 @@ def plan_kv_cache(model_dir: str | Path, cfg, longest_prompt: int) -> KvCachePla
         return KvCachePlan(per_token, 0, 0, size, by_hand=True)
     sequences = math.ceil(cfg.train.prompts_per_step * rollout.group_size / max(1, rollout.num_workers))
     per_sequence = _blocks(min(model.max_model_len, longest_prompt + rollout.max_new_tokens))
-    tokens = max(sequences * per_sequence, _blocks(model.max_model_len)) + BLOCK_TOKENS
+    tokens = max(sequences * per_sequence + BLOCK_TOKENS, _smallest_tokens(model.max_model_len))
     return KvCachePlan(per_token, sequences, per_sequence, tokens * per_token)
 
 
@@ -79,7 +85,7 @@ def check_fits(
 ) -> None:
     """Raise ``ValueError`` naming the field to change when the cache cannot serve one
     ``max_model_len`` sequence, or the workers' caches and weights exceed ``available`` bytes."""
-    one_sequence = (_blocks(max_model_len) + BLOCK_TOKENS) * plan.bytes_per_token
+    one_sequence = _smallest_tokens(max_model_len) * plan.bytes_per_token
     if plan.bytes < one_sequence:
         raise ValueError(
             f"rollout.kv_cache_gib={plan.bytes / GIB:g}: the KV cache must hold one model.max_model_len "

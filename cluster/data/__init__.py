@@ -4,6 +4,7 @@ from cluster.data.ast_filter import FilterReport, ast_filter
 from cluster.data.loaders import FORMATS, LoadResult, load_samples
 from cluster.data.render import (
     PromptTooLong,
+    check_prompt_length,
     corpus_texts,
     prompt_messages,
     reference_completion,
@@ -25,6 +26,7 @@ __all__ = [
     "Sample",
     "ToolSchemaError",
     "ast_filter",
+    "check_prompt_length",
     "corpus_texts",
     "infer_category",
     "load_samples",

@@ -66,7 +66,11 @@ def render_prompt(
     encoded = tokenizer.apply_chat_template(
         prompt_messages(sample, fmt, style), add_generation_prompt=True, tokenize=True, return_dict=True
     )
-    ids = list(encoded["input_ids"])
+    return check_prompt_length(sample, list(encoded["input_ids"]), max_prompt_tokens)
+
+
+def check_prompt_length(sample: Sample, ids: list[int], max_prompt_tokens: int | None) -> list[int]:
+    """``ids`` when they fit ``max_prompt_tokens`` (None = no limit); else raise ``PromptTooLong``."""
     if max_prompt_tokens is not None and len(ids) > max_prompt_tokens:
         raise PromptTooLong(sample.id, len(ids), max_prompt_tokens)
     return ids
