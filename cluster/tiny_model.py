@@ -15,13 +15,15 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-# Pre-tokenizer split: words, digit runs, punctuation runs (with at most one leading space) and runs
-# of spaces, each on its own. A value then has the same tokens in the user's request (" in Havana",
-# "for 30 minutes") and in the call ("city='Havana'", "minutes=30"): copying it is an exact match,
-# which a tiny model learns far sooner than the Qwen2 split's " Havana" vs "'Havana" (a space or
-# quote glued to the word). A number the BPE has merged is one token; a rare one falls back to
-# pieces. AutoTokenizer keeps this pre-tokenizer on reload (checked in tests/test_tiny_model.py).
-WORD_SPLIT = r"\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+|[^\S\r\n]+|[\r\n]+"
+# Pre-tokenizer split: words and identifiers (letters and underscores), digit runs, punctuation runs
+# (with at most one leading space) and runs of spaces, each on its own. A value then has the same
+# tokens in the user's request (" in Havana", "for 30 minutes") and in the call ("city='Havana'",
+# "minutes=30"): copying it is an exact match, which a tiny model learns far sooner than the Qwen2
+# split's " Havana" vs "'Havana" (a space or quote glued to the word). A function or parameter name
+# the BPE has merged is one token ("get_visa_rules", not five), in the tool list and in the call, and
+# so is a number; a rare one falls back to pieces. AutoTokenizer keeps this pre-tokenizer on reload
+# (checked in tests/test_tiny_model.py).
+WORD_SPLIT = r"[\p{L}_]+|\p{N}+| ?[^\s\p{L}\p{N}_]+|[^\S\r\n]+|[\r\n]+"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TAG_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>"]
 

@@ -1,9 +1,10 @@
-"""The system prompt with the tool list, in two answer formats and two styles.
+"""The system prompt with the tool list, in two answer formats and three styles.
 
 ``paper`` is the paper's prompt (its Fig. 8, paraphrased) with the tools as JSON: what every real
 model is trained with. ``compact`` is a two-sentence instruction with the tools as one-line
-signatures, about a third of the length: for the tiny model built from scratch, whose cost and
-reach grow with the prompt (a 490-token paper prompt is mostly text it has to learn to skip).
+signatures, about a third of the length. ``signatures`` is the signatures alone, with no instruction:
+for the tiny model built from scratch, whose cost and reach grow with the prompt (a 490-token paper
+prompt is mostly text it has to learn to skip, and a fixed instruction tells it nothing).
 
 The template text is versioned: a change to it changes what a trained model expects, so bump
 ``SYSTEM_PROMPT_VERSION`` with any edit.
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 SYSTEM_PROMPT_VERSION = "egpo-v1"
 
-PromptStyle = Literal["paper", "compact"]
+PromptStyle = Literal["paper", "compact", "signatures"]
 
 OutputFormat = Literal["python", "hermes"]
 
@@ -56,15 +57,17 @@ def render_system_prompt(
 ) -> str:
     """The system prompt listing ``functions`` (BFCL-style docs) for answer format ``fmt``.
 
-    ``style="paper"`` lists them as JSON after the paper's instructions; ``"compact"`` as signatures.
+    ``style="paper"`` lists them as JSON after the paper's instructions; ``"compact"`` as signatures
+    after a two-sentence instruction; ``"signatures"`` as signatures alone.
     """
     if fmt not in ("python", "hermes"):
         raise ValueError(f"unknown output format {fmt!r}: expected 'python' or 'hermes'")
-    if style == "compact":
+    if style in ("compact", "signatures"):
         signatures = "\n".join(function_signature(f) for f in functions)
-        return f"{_COMPACT_INTRO.format(rules=_COMPACT_RULES[fmt])}Functions:\n{signatures}\n"
+        intro = _COMPACT_INTRO.format(rules=_COMPACT_RULES[fmt]) if style == "compact" else ""
+        return f"{intro}Functions:\n{signatures}\n"
     if style != "paper":
-        raise ValueError(f"unknown prompt style {style!r}: expected 'paper' or 'compact'")
+        raise ValueError(f"unknown prompt style {style!r}: expected 'paper', 'compact' or 'signatures'")
     rules = _PYTHON_FORMAT if fmt == "python" else _HERMES_FORMAT
     tools = json.dumps(functions, ensure_ascii=False)
     return f"{_INTRO}{rules}Here is a list of functions in JSON format that you can invoke.\n{tools}\n"

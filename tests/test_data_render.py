@@ -143,13 +143,13 @@ def test_reference_completions_score_one_in_both_formats():
     }
 
 
-def test_corpus_texts_hold_system_prompts_turns_and_references_once():
+def test_corpus_texts_hold_system_prompts_turns_and_references_once_after_their_role():
     texts = corpus_texts([SINGLE, SINGLE, NO_CALL])
     assert len(texts) == len(set(texts))
-    assert render_system_prompt([WEATHER], "python") in texts
-    assert "What's the weather in Paris?" in texts and "Who wrote Hamlet?" in texts
-    assert SINGLE.reference in texts
-    assert reference_completion(NO_CALL) in texts
+    assert "system\n" + render_system_prompt([WEATHER], "python") in texts
+    assert "user\nWhat's the weather in Paris?" in texts and "user\nWho wrote Hamlet?" in texts
+    assert "assistant\n" + SINGLE.reference in texts
+    assert "assistant\n" + reference_completion(NO_CALL) in texts
 
 
 CONVERT = {
@@ -189,8 +189,14 @@ def test_compact_style_reaches_the_rendered_prompt_and_the_tokenizer_corpus(toke
     text = tokenizer.decode(render_prompt(SINGLE, tokenizer, style="compact"))
     assert text.startswith(f"<|im_start|>system\n{compact}<|im_end|>\n")
     assert len(render_prompt(SINGLE, tokenizer, style="compact")) < len(render_prompt(SINGLE, tokenizer))
-    assert compact in corpus_texts([SINGLE], style="compact")
-    assert compact not in corpus_texts([SINGLE])
+    assert f"system\n{compact}" in corpus_texts([SINGLE], style="compact")
+    assert f"system\n{compact}" not in corpus_texts([SINGLE])
+
+
+def test_signatures_style_is_the_tool_list_alone():
+    signatures = render_system_prompt([WEATHER], "python", "signatures")
+    assert signatures == "Functions:\nget_weather(city: string) - Current weather in a city.\n"
+    assert signatures == render_system_prompt([WEATHER], "hermes", "signatures")
 
 
 def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir):
@@ -200,7 +206,8 @@ def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir
     from cluster.feed import render_all
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    lengths = [len(render_prompt(s, tokenizer, style="compact")) for s in (SINGLE, HISTORY)]
+    style = load_config("tiny").data.prompt_style
+    lengths = [len(render_prompt(s, tokenizer, style=style)) for s in (SINGLE, HISTORY)]
     limit = min(lengths)
     cfg = load_config("tiny", [f"data.max_prompt_tokens={limit}"])
     said = []

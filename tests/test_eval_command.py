@@ -105,9 +105,9 @@ def test_eval_prompts_a_model_the_way_it_was_trained(tmp_path):
 
     run = tmp_path / "runs" / "r1"
     (run / "checkpoints" / "step-000002").mkdir(parents=True)
-    save_config(load_config("tiny"), run / "config.yaml")  # tiny trains with the compact prompt
-    assert trained_prompt_style(str(run), "paper") == "compact"
-    assert trained_prompt_style(str(run / "checkpoints" / "step-000002"), "paper") == "compact"
+    save_config(load_config("tiny"), run / "config.yaml")  # tiny trains with the signatures alone
+    assert trained_prompt_style(str(run), "paper") == "signatures"
+    assert trained_prompt_style(str(run / "checkpoints" / "step-000002"), "paper") == "signatures"
     save_config(load_config("smollm2-cpu", ["data.prompt_style=paper"]), run / "config.yaml")
     assert trained_prompt_style(str(run), "compact") == "paper"
     assert trained_prompt_style("tiny", "compact") == "compact"  # built and trained by this preset

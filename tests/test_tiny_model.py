@@ -37,6 +37,15 @@ def test_a_number_the_bpe_merged_is_one_token():
     assert len(tok.encode("45", add_special_tokens=False)) == 1
 
 
+def test_a_function_name_the_bpe_merged_is_one_token_in_the_tool_list_and_in_the_call():
+    corpus = ["get_visa_rules(country: string) - Visa rules.", "[get_visa_rules(country='Peru')]"] * 50
+    tok = build_tokenizer(corpus, vocab_size=400)
+    name = tok.encode("get_visa_rules", add_special_tokens=False)
+    assert len(name) == 1
+    assert name[0] in tok.encode("[get_visa_rules(country='Chile')]", add_special_tokens=False)
+    assert name[0] in tok.encode("\nget_visa_rules(country: string)", add_special_tokens=False)
+
+
 def test_the_tiny_preset_builds_a_tied_model(tmp_path, monkeypatch):
     from cluster import models
     from cluster.config import load_config

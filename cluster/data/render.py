@@ -123,10 +123,11 @@ def _split_reference(reference: str | None) -> tuple[str | None, str | None]:
 
 
 def corpus_texts(samples: list[Sample], fmt: str = "python", style: str = "paper") -> list[str]:
-    """Texts to train a tokenizer on: each distinct system prompt, every turn, every reference."""
+    """Texts to train a tokenizer on: each distinct system prompt, every turn (after its role, as the
+    chat template writes it, so "assistant" is one token), every reference."""
     texts: dict[str, None] = {}
     for sample in samples:
         for message in prompt_messages(sample, fmt, style):
-            texts[message["content"]] = None
-        texts[reference_completion(sample, fmt)] = None
+            texts[f"{message['role']}\n{message['content']}"] = None
+        texts[f"assistant\n{reference_completion(sample, fmt)}"] = None
     return list(texts)
