@@ -37,13 +37,14 @@ from cluster.config import load_config  # noqa: E402
 from cluster.data import reference_completion  # noqa: E402
 from cluster.data.loaders import load_samples  # noqa: E402
 from cluster.data.render import corpus_texts, render_prompts  # noqa: E402
-from cluster.feed import reward_category  # noqa: E402
+from cluster.evaluate import call_rate, side_accuracy  # noqa: E402
+from cluster.feed import Prompt, reward_category  # noqa: E402
 from cluster.models import resolve_model  # noqa: E402
+from cluster.warm_start import sft_batches  # noqa: E402
 from learner.engine import lr_at  # noqa: E402
 from reward import score  # noqa: E402
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
-NO_CALL = ("irrelevance", "missing_param")
 
 
 def train(model, prompts, completions, cfg, seed: int, pad_id: int) -> float:
@@ -56,14 +57,12 @@ def train(model, prompts, completions, cfg, seed: int, pad_id: int) -> float:
         eps=1e-8,
         weight_decay=lr_cfg.weight_decay,
     )
-    generator = torch.Generator().manual_seed(seed)
-    order: list[int] = []
+    lengths = [len(p) + len(c) for p, c in zip(prompts, completions, strict=True)]
+    batches = sft_batches(lengths, m.warm_start_batch_size, seed, m.warm_start_length_pool)
     model.train()
     loss = torch.tensor(float("nan"))
     for step in range(m.warm_start_sft_steps):
-        while len(order) < m.warm_start_batch_size:
-            order += torch.randperm(len(prompts), generator=generator).tolist()
-        chosen, order = order[: m.warm_start_batch_size], order[m.warm_start_batch_size :]
+        chosen = next(batches)
         rows = [prompts[i] + completions[i] for i in chosen]
         width = max(map(len, rows))
         ids = torch.full((len(rows), width), pad_id)
@@ -88,14 +87,13 @@ def train(model, prompts, completions, cfg, seed: int, pad_id: int) -> float:
 
 
 def evaluate(model, tokenizer, samples, prompts, max_new_tokens: int = 96) -> dict[str, float]:
-    """Greedy accuracy on call prompts, no-call prompts and the unseen-values slice; call rate."""
-    from reward.grammar import parse_answer
-
-    right: dict[str, list[float]] = {"call": [], "no_call": [], "unseen": []}
-    called = []
+    """Greedy validation figures as the run's report defines them (cluster/evaluate.py): accuracy
+    on the prompts that need a call and on those that need none (both over the whole split), the
+    call rate on call prompts and the unseen-values slice."""
     pad = tokenizer.pad_token_id
-    for start in range(0, len(samples), 32):
-        chunk, ids = samples[start : start + 32], prompts[start : start + 32]
+    texts = []
+    for start in range(0, len(prompts), 32):
+        ids = prompts[start : start + 32]
         width = max(map(len, ids))
         inputs = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
         mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
@@ -108,17 +106,19 @@ def evaluate(model, tokenizer, samples, prompts, max_new_tokens: int = 96) -> di
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=pad,
             )
-        for sample, row in zip(chunk, out[:, width:], strict=True):
-            text = tokenizer.decode(row, skip_special_tokens=True)
-            ok = score(text, sample.ground_truth, sample.tools, reward_category(sample.category))
-            side = "unseen" if sample.slice else "no_call" if sample.category in NO_CALL else "call"
-            right[side].append(ok)
-            if side == "call":
-                calls, _ = parse_answer(text.split("</think>")[-1])
-                called.append(bool(calls))
-    result = {side: sum(v) / len(v) for side, v in right.items() if v}
-    result["call_rate"] = sum(called) / max(1, len(called))
-    return result
+        texts += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+    wrapped = [Prompt(sample, ids) for sample, ids in zip(samples, prompts, strict=True)]
+    rewards = [
+        score(text, s.ground_truth, s.tools, reward_category(s.category))
+        for s, text in zip(samples, texts, strict=True)
+    ]
+    sides = side_accuracy(wrapped, rewards)
+    return {
+        "call": sides["eval/call_prompts"],
+        "no_call": sides["eval/no_call_prompts"],
+        "call_rate": call_rate(wrapped, texts),
+        "unseen": sides.get("eval/slice/unseen_values", float("nan")),
+    }
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:

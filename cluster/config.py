@@ -116,6 +116,13 @@ class ModelConfig(Section):
         description="Warm-start learning rate after the warm-up: constant, or a cosine / linear decay "
         "to 0 at the last warm-start step. Default constant.",
     )
+    warm_start_length_pool: int = Field(
+        1,
+        ge=1,
+        description="Warm-start batches whose samples are sorted by length together, so that each "
+        "batch pads to a near-equal length: fewer padded tokens and faster steps, while the order "
+        "stays random beyond the pool. 1 = plain random batches. Default 1.",
+    )
     warm_start_cpus: float | None = Field(
         None,
         gt=0,
@@ -175,11 +182,12 @@ class DataConfig(Section):
         description="Longest rendered prompt (tokens); longer prompts are reported. Default 1024.",
     )
     shuffle_seed: int = Field(0, description="Seed of the training data order (per epoch). Default 0.")
-    prompt_style: Literal["paper", "compact"] = Field(
+    prompt_style: Literal["paper", "compact", "signatures"] = Field(
         "paper",
-        description="System prompt: paper (the paper's instructions, tools as JSON) or compact (two "
-        "sentences, tools as one-line signatures, about a third of the tokens; for the tiny model "
-        "built from scratch). Default paper.",
+        description="System prompt: paper (the paper's instructions, tools as JSON), compact (two "
+        "sentences, tools as one-line signatures, about a third of the tokens) or signatures (the "
+        "signatures alone; for the tiny model built from scratch, to which a fixed instruction says "
+        "nothing). Default paper.",
     )
 
 

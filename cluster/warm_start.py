@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -44,11 +45,35 @@ def _cache_key(cfg: RunConfig, model_dir: Path, prompts: list[Prompt]) -> str:
                 cfg.learner.weight_decay,
                 cfg.learner.grad_clip,
             ]
+            # plain random batches keep the keys of caches made before the pool existed
+            + ([m.warm_start_length_pool] if m.warm_start_length_pool != 1 else [])
         ).encode()
     )
     for prompt in prompts:
         digest.update(json.dumps([prompt.ids, prompt.sample.reference]).encode())
     return digest.hexdigest()[:16]
+
+
+def sft_batches(lengths: list[int], batch_size: int, seed: int, pool: int = 1) -> Iterator[list[int]]:
+    """Endless warm-start batches of sample indices, epoch after epoch in a seeded random order.
+
+    With ``pool`` > 1 the next ``pool`` batches' worth of samples are sorted by length, cut into
+    batches and those batches shuffled: each batch pads to a near-equal length, so a step does less
+    wasted work, while the order stays random beyond the pool. ``pool=1`` is plain random batches.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    while True:
+        while len(order) < batch_size * pool:
+            order += torch.randperm(len(lengths), generator=generator).tolist()
+        chunk, order = order[: batch_size * pool], order[batch_size * pool :]
+        if pool == 1:
+            yield chunk
+            continue
+        chunk.sort(key=lambda i: lengths[i])
+        batches = [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
+        for b in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[b]
 
 
 def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer, log=print) -> Path:
@@ -70,8 +95,8 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
         for p in prompts
     ]
     batch_size = cfg.model.warm_start_batch_size
-    generator = torch.Generator().manual_seed(cfg.train.seed)
-    order: list[int] = []
+    lengths = [len(p.ids) + len(c) for p, c in zip(prompts, completions, strict=True)]
+    batches = sft_batches(lengths, batch_size, cfg.train.seed, cfg.model.warm_start_length_pool)
     cpus = cfg.warm_start_cpus()
     log(
         f"Warm start: {steps} SFT steps of {batch_size} sequences on {len(prompts)} training prompts "
@@ -93,9 +118,7 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
     try:
         with phase("warm start (SFT)", total=steps) as bar:
             for step in range(1, steps + 1):
-                while len(order) < batch_size:
-                    order += torch.randperm(len(prompts), generator=generator).tolist()
-                chosen, order = order[:batch_size], order[batch_size:]
+                chosen = next(batches)
                 metrics = learners.sft_step(
                     {
                         "prompt_ids": [prompts[i].ids for i in chosen],
