@@ -33,6 +33,6 @@ def test_a_pool_sorts_by_length_within_it_and_keeps_every_sample_once_an_epoch()
     assert all(len(b) == 16 for b in pooled)
     assert padded_tokens(pooled, lengths) < 0.85 * padded_tokens(plain, lengths)
     # a pool of 8 batches is 128 samples: each batch's lengths lie within its pool's sorted run
-    first_pool = [b for b in pooled[:8]]
+    first_pool = pooled[:8]
     spans = sorted((min(lengths[i] for i in b), max(lengths[i] for i in b)) for b in first_pool)
     assert all(hi <= next_lo for (_, hi), (next_lo, _) in zip(spans, spans[1:], strict=False))
