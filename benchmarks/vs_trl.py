@@ -109,9 +109,10 @@ def trl_worker(job_path: str, result_path: str) -> None:
     """Train with TRL's GRPOTrainer on the job's prompts; write per-step times to ``result_path``."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from common.tokenizer import load_tokenizer
     from reward import score
 
     job = json.loads(Path(job_path).read_text())
@@ -169,7 +170,7 @@ def trl_worker(job_path: str, result_path: str) -> None:
         dataloader_num_workers=0,
     )
     dataset = Dataset.from_dict({"prompt": [p["text"] for p in items], "idx": list(range(len(items)))})
-    tokenizer = AutoTokenizer.from_pretrained(s["model_dir"])
+    tokenizer = load_tokenizer(s["model_dir"])
     model = AutoModelForCausalLM.from_pretrained(s["model_dir"], dtype=torch.float32)
 
     class Timer(TrainerCallback):

@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.preset, args.overrides)
     if cfg.model.path != "tiny":
         parser.error("this measures the tiny model's warm start: model.path must be 'tiny'")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from common.tokenizer import load_tokenizer
 
     fmt, style = cfg.reward.output_format, cfg.data.prompt_style
     train_samples = load_samples(
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ).samples
     val = load_samples(REPO_ROOT / cfg.data.val_path, cfg.data.format).samples
     model_dir = resolve_model(cfg.model, corpus_texts(train_samples, fmt, style))
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     started = time.time()
     prompts = render_prompts(train_samples, tokenizer, fmt, style)
     eos = [tokenizer.eos_token_id]

@@ -210,6 +210,6 @@ def _load(cfg: RunConfig):
 
 
 def _tokenizer(model_dir: Path):
-    from transformers import AutoTokenizer
+    from common.tokenizer import load_tokenizer
 
-    return AutoTokenizer.from_pretrained(model_dir)
+    return load_tokenizer(model_dir)

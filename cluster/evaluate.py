@@ -358,12 +358,12 @@ def run_eval(
     """Start (or join) Ray, generate with a rollout pool (``kv_cache``: each CPU worker's KV-cache
     bytes, cluster/kv_cache.py), score, write ``request.out_dir``."""
     import ray
-    from transformers import AutoTokenizer
 
     from cluster.ray_setup import actor_env, connect
+    from common.tokenizer import load_tokenizer
 
     actor_env()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     started = time.perf_counter()
     own_ray = not ray.is_initialized()
     connect(config.cluster, dashboard=False)

@@ -25,6 +25,7 @@ from cluster.metrics import MetricsLog
 from cluster.pipeline import RolloutPipeline
 from cluster.progress import StepProgress, phase, say
 from cluster.telemetry import Telemetry
+from common.tokenizer import load_tokenizer
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "driver_state.json"
@@ -238,8 +239,6 @@ def rl_step(
 
 def train(cfg: RunConfig, resume: str | None = None) -> int:
     """Run (or resume) training; returns the process exit status."""
-    from transformers import AutoTokenizer
-
     from cluster.evaluate import accuracy_report, evaluate
     from cluster.learner_group import LearnerGroup
     from cluster.models import ModelNotFound, resolve_model
@@ -258,7 +257,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
         train_samples, val_samples = load_splits(cfg, log)
         model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg), log)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        tokenizer = load_tokenizer(model_dir)
         train_prompts = render_all(train_samples, tokenizer, cfg, "train", log)
         val_prompts = render_all(val_samples, tokenizer, cfg, "validation", log)
         if cfg.train.eval_limit:

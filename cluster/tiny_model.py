@@ -21,8 +21,8 @@ from pathlib import Path
 # "minutes=30"): copying it is an exact match, which a tiny model learns far sooner than the Qwen2
 # split's " Havana" vs "'Havana" (a space or quote glued to the word). A function or parameter name
 # the BPE has merged is one token ("get_visa_rules", not five), in the tool list and in the call, and
-# so is a number; a rare one falls back to pieces. AutoTokenizer keeps this pre-tokenizer on reload
-# (checked in tests/test_tiny_model.py).
+# so is a number; a rare one falls back to pieces. Load it with common.tokenizer.load_tokenizer:
+# AutoTokenizer swaps in Qwen2's pre-tokenizer for a qwen2 directory (tests/test_tiny_model.py).
 WORD_SPLIT = r"[\p{L}_]+|\p{N}+| ?[^\s\p{L}\p{N}_]+|[^\S\r\n]+|[\r\n]+"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TAG_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>"]

@@ -80,7 +80,9 @@ class Learner:
         **settings,
     ):
         import deepspeed
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
+
+        from common.tokenizer import load_tokenizer
 
         self.cfg = LearnerSettings.from_kwargs(settings)
         self.model_path = Path(model_path)
@@ -89,7 +91,7 @@ class Learner:
         self.device = device_for(self.cfg.backend)
         init_distributed(rank, world_size, master_addr, master_port, self.cfg.backend)
 
-        tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        tokenizer = load_tokenizer(self.model_path)
         self.think_open = tokenizer.encode("<think>", add_special_tokens=False)
         self.think_close = tokenizer.encode("</think>", add_special_tokens=False)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

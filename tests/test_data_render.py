@@ -104,12 +104,11 @@ def test_prompt_too_long_is_raised_with_id_and_length_never_truncated(tokenizer)
 
 
 def test_prompts_rendered_in_one_batch_are_those_rendered_one_by_one(tiny_model_dir):
-    from transformers import AutoTokenizer
-
     from cluster.data import load_samples
+    from common.tokenizer import load_tokenizer
 
     samples = load_samples(DATA_DIR / "val.jsonl").samples[:40] + [SINGLE, HISTORY]
-    for tokenizer in (AutoTokenizer.from_pretrained(tiny_model_dir), build_tokenizer(["a b c"], 300)):
+    for tokenizer in (load_tokenizer(tiny_model_dir), build_tokenizer(["a b c"], 300)):
         for style in ("paper", "compact"):
             assert render_prompts(samples, tokenizer, "python", style) == [
                 render_prompt(s, tokenizer, "python", style=style) for s in samples
@@ -118,9 +117,9 @@ def test_prompts_rendered_in_one_batch_are_those_rendered_one_by_one(tiny_model_
 
 
 def test_prompt_with_the_tiny_model_directory_tokenizer(tiny_model_dir):
-    from transformers import AutoTokenizer
+    from common.tokenizer import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer = load_tokenizer(tiny_model_dir)
     ids = render_prompt(SINGLE, tokenizer)
     assert tokenizer.decode(ids).endswith("<|im_start|>assistant\n")
     assert ids[0] == tokenizer.convert_tokens_to_ids("<|im_start|>")
@@ -200,12 +199,11 @@ def test_signatures_style_is_the_tool_list_alone():
 
 
 def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir):
-    from transformers import AutoTokenizer
-
     from cluster.config import load_config
     from cluster.feed import render_all
+    from common.tokenizer import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer = load_tokenizer(tiny_model_dir)
     style = load_config("tiny").data.prompt_style
     lengths = [len(render_prompt(s, tokenizer, style=style)) for s in (SINGLE, HISTORY)]
     limit = min(lengths)

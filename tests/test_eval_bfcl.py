@@ -162,11 +162,10 @@ def test_native_format_needs_no_think_and_reads_tool_call_blocks():
 
 @needs_bfcl
 def test_native_prompt_is_bfcls_own_prompt_mode_prompt_without_template_tools(tiny_model_dir):
-    from transformers import AutoTokenizer
-
     from cluster.evaluate import native_prompt_ids
+    from common.tokenizer import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer = load_tokenizer(tiny_model_dir)
     sample = bfcl.load_category("simple_python", limit=1)[0]
     text = tokenizer.decode(native_prompt_ids(sample, tokenizer))
     assert "You are an expert in composing functions." in text

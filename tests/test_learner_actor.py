@@ -45,9 +45,9 @@ def make_learners(model_dir, world_size=1, **settings):
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_dir):
-    from transformers import AutoTokenizer
+    from common.tokenizer import load_tokenizer
 
-    return AutoTokenizer.from_pretrained(tiny_model_dir)
+    return load_tokenizer(tiny_model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +192,10 @@ def test_sft_steps_lower_the_completion_cross_entropy(ray_cluster, trainer, rl_b
 
 
 def test_checkpoint_round_trip_restores_weights_optimizer_and_step(ray_cluster, trainer, rl_batch, tmp_path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from common.flat_weights import unpack
+    from common.tokenizer import load_tokenizer
 
     def weights():
         return dict(unpack(*ray_cluster.get(trainer.export_weights.remote())))
@@ -209,9 +210,9 @@ def test_checkpoint_round_trip_restores_weights_optimizer_and_step(ray_cluster, 
     # the HF directory loads with transformers: same weights, tokenizer included
     hf = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     assert all(torch.equal(hf.state_dict()[k], v) for k, v in saved.items())
-    assert AutoTokenizer.from_pretrained(path).encode("<think>") == AutoTokenizer.from_pretrained(
-        trainer_model_dir(state)
-    ).encode("<think>")
+    assert load_tokenizer(path).encode("<think>") == load_tokenizer(trainer_model_dir(state)).encode(
+        "<think>"
+    )
 
     # a step after saving, then load and redo it: identical only if Adam's moments were restored
     ray_cluster.get(trainer.train_step.remote(rl_batch))

@@ -37,11 +37,10 @@ def single_run(ray_cluster, tiny_model_dir, rl_batch_zero):
 
 @pytest.fixture(scope="module")
 def rl_batch_zero(tiny_model_dir):
-    from transformers import AutoTokenizer
-
+    from common.tokenizer import load_tokenizer
     from tests.test_learner_actor import CHAT_PROMPTS, COMPLETIONS, REWARDS
 
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok = load_tokenizer(tiny_model_dir)
     return {
         "prompt_ids": [tok.encode(CHAT_PROMPTS[i // GROUP]) for i in range(len(COMPLETIONS))],
         "completion_ids": [tok.encode(c) for c in COMPLETIONS],

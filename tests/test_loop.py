@@ -75,15 +75,14 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     assert [r["step"] for r in records] == [0, 1, 2, 3]
 
     # Step 3 trained on exactly the prompts an uninterrupted run takes at step 3.
-    from transformers import AutoTokenizer
-
     from cluster.feed import PromptFeed, load_splits, render_all
     from cluster.models import resolve_model
     from cluster.run import _corpus, batch_digest, resume_config
+    from common.tokenizer import load_tokenizer
 
     cfg = resume_config(str(run_dir), ["train.steps=3"])
     train_samples, _ = load_splits(cfg, log=lambda _: None)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(cfg.model, _corpus(train_samples, cfg)))
+    tokenizer = load_tokenizer(resolve_model(cfg.model, _corpus(train_samples, cfg)))
     feed = PromptFeed(
         render_all(train_samples, tokenizer, cfg, "train"), cfg.train.prompts_per_step, cfg.data.shuffle_seed
     )

@@ -91,9 +91,9 @@ def _max_logprob_error(groups, model, temperature: float = TEMPERATURE) -> float
 
 def _prompts(model_dir) -> list:
     """Two chat-rendered text prompts and one token-id prompt."""
-    from transformers import AutoTokenizer
+    from common.tokenizer import load_tokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = load_tokenizer(model_dir)
     chats = [
         [{"role": "user", "content": "What is the weather in Paris?"}],
         [{"role": "user", "content": "Convert 12.5 USD to EUR."}],
@@ -192,10 +192,10 @@ def test_fixed_seed_reproduces_completions(ray_cluster, worker_and_dir):
 
 
 def test_group_size_and_max_new_tokens_are_respected(ray_cluster, worker_and_dir):
-    from transformers import AutoTokenizer
+    from common.tokenizer import load_tokenizer
 
     worker, model_dir = worker_and_dir
-    eos = AutoTokenizer.from_pretrained(model_dir).eos_token_id
+    eos = load_tokenizer(model_dir).eos_token_id
     prompts = [[5, 6, 7], [40, 41, 42, 43, 44, 45, 46], [9]]
     groups = ray_cluster.get(worker.generate.remote(prompts, group_size=5, max_new_tokens=3, seed=0))
     assert [g[0]["prompt_token_ids"] for g in groups] == prompts  # request order kept

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
-from cluster.tiny_model import TAG_TOKENS, build_tokenizer
+from cluster.tiny_model import TAG_TOKENS, build_tiny_model, build_tokenizer
+from common.tokenizer import load_tokenizer
 
 
-def test_ids_survive_a_reload_through_autotokenizer(tiny_model_dir):
+def test_ids_survive_a_reload(tiny_model_dir):
     built = build_tokenizer(["The user wants the weather in Paris. get_weather fits."])
-    loaded = AutoTokenizer.from_pretrained(tiny_model_dir)
+    loaded = load_tokenizer(tiny_model_dir)
     text = "<think>The user wants a hotel in Havana.</think>[book_hotel(city='Havana', nights=11)]"
-    rebuilt = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rebuilt = load_tokenizer(tiny_model_dir)
     assert loaded.encode(text) == rebuilt.encode(text)
     assert loaded.decode(loaded.encode(text)) == text
     assert built.decode(built.encode(text)) == text
 
 
 def test_tags_are_single_tokens_and_values_copy_exactly(tiny_model_dir):
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok = load_tokenizer(tiny_model_dir)
     for tag in TAG_TOKENS:
         assert len(tok.encode(tag, add_special_tokens=False)) == 1
     request = tok.encode("Book a hotel in Havana for 11 nights.", add_special_tokens=False)
@@ -44,6 +45,18 @@ def test_a_function_name_the_bpe_merged_is_one_token_in_the_tool_list_and_in_the
     assert len(name) == 1
     assert name[0] in tok.encode("[get_visa_rules(country='Chile')]", add_special_tokens=False)
     assert name[0] in tok.encode("\nget_visa_rules(country: string)", add_special_tokens=False)
+
+
+def test_the_saved_model_tokenizes_as_its_tokenizer_was_trained(tmp_path):
+    # transformers' AutoTokenizer gives a qwen2 directory Qwen2's pre-tokenizer whatever its
+    # tokenizer.json says: the name below came back as four tokens and the number as two
+    corpus = ["get_visa_rules(country: string)", "[get_visa_rules(country='Peru', days=12)]"] * 50
+    built = build_tokenizer(corpus, vocab_size=400)
+    model_dir = build_tiny_model(tmp_path / "m", corpus, vocab_size=400, hidden_size=16, num_heads=1)
+    loaded = load_tokenizer(model_dir)
+    text = "<think>Visa rules.</think>[get_visa_rules(country='Chile', days=12)]"
+    assert loaded.encode(text, add_special_tokens=False) == built.encode(text, add_special_tokens=False)
+    assert loaded.tokenize("get_visa_rules 12") == ["get_visa_rules", "Ġ", "12"]
 
 
 def test_the_tiny_preset_builds_a_tied_model(tmp_path, monkeypatch):
