@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from cluster.synthetic.families import FAMILIES, FUNCTIONS, slots
 from cluster.synthetic.generate import (
     CATEGORY_WEIGHTS,
     DEFAULT_SIZES,
+    FILLERS,
     MAX_REFERENCE_CHARS,
     OPENERS,
     UNSEEN_VALUES,
+    TaskWriter,
     category_counts,
     generate_split,
     held_out_tools,
@@ -152,3 +155,16 @@ def test_validation_holds_out_phrasings_and_tool_sets_and_its_slice_holds_out_va
                     value = acceptable[0]
                     if value != "" and not isinstance(value, bool):
                         assert str(value) in sample.messages[-1]["content"], (sample.id, name, param)
+
+
+def test_fillers_slip_between_training_words_only():
+    template = "Forecast for {city} for the next {days} days."
+    train = TaskWriter(random.Random(0), "train")
+    noisy = [train.filled_with_fillers(template) for _ in range(200)]
+    assert 0.35 < sum(t != template for t in noisy) / len(noisy) < 0.65  # half the requests keep none
+    for text in noisy:  # the template's own words stay, whole and in order, with its slots
+        words = iter(text.split(" "))
+        assert all(word in words for word in template.split(" ")), text
+        assert slots(text) == slots(template)
+    assert any(f" {filler} " in text for text in noisy for filler in FILLERS)
+    assert TaskWriter(random.Random(0), "val").filled_with_fillers(template) == template

@@ -12,7 +12,8 @@ names is 3 modulo 4) never occur in training. Its argument values are drawn from
 side of every pool, so a value may also occur in training, in another request. A second slice of
 validation, ``unseen_values``, draws its values from the held-out side of the pools
 (``pools.is_held_out``): none of them occurs in training, so it shows whether the model copies
-values from the request or recalls them.
+values from the request or recalls them. Training requests carry 0-2 filler words (``FILLERS``)
+between their template's words; validation's carry none.
 
 ``python -m cluster.synthetic --seed 0 --out data/`` writes the shipped files; the same seed and
 sizes give the same bytes.
@@ -48,6 +49,16 @@ CATEGORY_WEIGHTS: dict[str, float] = {
 OPENERS = ("Hi! ", "Please help: ", "Hey, ", "Quick question: ")
 CONNECTORS = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}", "{a} Plus: {b}", "Two things. {a} {b}")
 LOWERCASE_SECOND = ("{a} Also, {b}", "{a} And {b}", "{a} Then {b}")
+# Words slipped between a training request's own (0-2 a request, half the requests none; never in
+# validation). Without them a model built from scratch keys on whole training templates: on
+# validation's unseen phrasings it named the wrong topic or abstained on half the call prompts.
+FILLERS = (
+    "just", "really", "kindly", "quickly", "maybe", "actually", "basically", "honestly", "perhaps",
+    "simply", "right away", "if you can", "for me", "by the way", "thanks", "I think", "you know",
+    "um", "well", "okay", "exactly", "soon", "again", "once more", "if possible", "real quick",
+    "as usual", "this time", "no rush", "asap",
+)  # fmt: skip
+FILLER_COUNTS = (0, 0, 0, 0, 0, 1, 1, 1, 2, 2)  # drawn uniformly: none half the time
 NO_CALL_IRRELEVANT = "None of the given functions can do that."
 DEFAULT_SIZES = {"train": 30000, "val": 300, "unseen": 100}
 # The tools of the shipped files: 16 of the 40, from 13 families. A model built from scratch on 2
@@ -117,6 +128,7 @@ class TaskWriter:
     def fill(self, function: Function, template: str) -> tuple[str, dict[str, Any]]:
         """The request text and the stated arguments (distinct values for same-pool slots)."""
         stated: dict[str, Any] = {}
+        template = self.filled_with_fillers(template)
         for name in slots(template):
             stated[name] = self.value(function, name, avoid=tuple(stated.values()))
         text = template
@@ -125,6 +137,16 @@ class TaskWriter:
             shown = param.phrase if param.type == "boolean" else str(value)
             text = text.replace("{" + name + "}", shown)
         return text, stated
+
+    def filled_with_fillers(self, template: str) -> str:
+        """Training's template with 0-2 filler words between its words; validation's as it is."""
+        if self.split == "val":
+            return template
+        words = template.split(" ")
+        for _ in range(self.rng.choice(FILLER_COUNTS)):
+            if len(words) > 1:
+                words.insert(self.rng.randrange(1, len(words)), self.rng.choice(FILLERS))
+        return " ".join(words)
 
     def request(self, function: Function) -> tuple[str, dict[str, Any]]:
         template = self.rng.choice(held_out(function.templates, self.split))
