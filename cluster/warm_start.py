@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from cluster.config import REPO_ROOT, RunConfig
+from cluster.config import REPO_ROOT, RunConfig, save_config
 from cluster.data import reference_completion
 from cluster.feed import Prompt
 from cluster.progress import phase
@@ -139,8 +139,10 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         learners.save_checkpoint(str(tmp))
+        save_config(cfg, tmp / "config.yaml")  # `launch.py eval --model` reads its prompt style
     finally:
         learners.shutdown()
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
+    log(f"Warm start: saved the SFT model {out} (`launch.py eval --model` takes it)")
     return out

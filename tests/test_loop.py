@@ -4,6 +4,7 @@ checkpoints and resume."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -45,8 +46,14 @@ def _metrics(run_dir) -> list[dict]:
 @pytest.mark.slow
 def test_train_runs_checkpoints_and_resumes(tmp_path):
     runs = tmp_path / "runs"
-    _train(*FAST, f"logging.runs_dir={runs}", "logging.run_name=loop")
+    first = _train(*FAST, f"logging.runs_dir={runs}", "logging.run_name=loop")
     run_dir = runs / "loop"
+
+    # The warm-start model, built or reused, names its prompt style for `launch.py eval --model`.
+    from cluster.evaluate import trained_prompt_style
+
+    warm = re.search(r"(\S+/\.cache/warmstart/\w+)", first.stdout + first.stderr)
+    assert warm and trained_prompt_style(warm.group(1), "paper") == "signatures"
 
     records = _metrics(run_dir)
     assert [r["step"] for r in records] == [0, 1, 2]
