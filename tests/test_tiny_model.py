@@ -49,7 +49,7 @@ def test_a_function_name_the_bpe_merged_is_one_token_in_the_tool_list_and_in_the
 
 def test_the_saved_model_tokenizes_as_its_tokenizer_was_trained(tmp_path):
     # transformers' AutoTokenizer gives a qwen2 directory Qwen2's pre-tokenizer whatever its
-    # tokenizer.json says: the name below came back as four tokens and the number as two
+    # tokenizer.json says: the name below came back as five tokens and the number as two
     corpus = ["get_visa_rules(country: string)", "[get_visa_rules(country='Peru', days=12)]"] * 50
     built = build_tokenizer(corpus, vocab_size=400)
     model_dir = build_tiny_model(tmp_path / "m", corpus, vocab_size=400, hidden_size=16, num_heads=1)
