@@ -41,14 +41,20 @@ def _missing_note(missing: list[str]) -> str:
 
 
 def summary_table(summary: dict[str, Any]) -> str:
-    """The per-category table (correct / total / accuracy), the overall line and, for BFCL runs,
-    the v3 and v4 aggregates with the parts that were not run."""
-    rows = [("category", "correct", "total", "accuracy")]
-    for category, score in summary["categories"].items():
-        rows.append((category, str(score["correct"]), str(score["total"]), _pct(score["accuracy"])))
-    overall = summary["overall"]
-    rows.append(("all (micro)", str(overall["correct"]), str(overall["total"]), _pct(overall["accuracy"])))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    """The per-category table (correct / total / accuracy / share of outputs that are call lists),
+    the overall line and, for BFCL runs, the v3 and v4 aggregates with the parts that were not run."""
+    rows = [("category", "correct", "total", "accuracy", "calls")]
+    for category, score in [*summary["categories"].items(), ("all (micro)", summary["overall"])]:
+        rows.append(
+            (
+                category,
+                str(score["correct"]),
+                str(score["total"]),
+                _pct(score["accuracy"]),
+                _pct(score.get("call_rate")),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
         for row in rows

@@ -178,6 +178,7 @@ class Judged:
     prompt_tokens: int = 0
     correct: bool = False
     reason: str = ""
+    called: bool = False  # answered with a call list, right or wrong
     bfcl: dict[str, Any] | None = None
 
     def record(self) -> dict[str, Any]:
@@ -186,6 +187,7 @@ class Judged:
             "category": self.sample.category,
             "correct": self.correct,
             "reason": self.reason,
+            "called": self.called,
             "output": self.output,
             "finish_reason": self.finish_reason,
             "prompt_tokens": self.prompt_tokens,
@@ -417,6 +419,7 @@ def _eval_bfcl(config: RunConfig, request: EvalRequest, tokenizer, rollout: Roll
     fmt = config.reward.output_format
     for item, _ in prompts:
         item.correct, item.reason = judge(item.output, item.sample, request.prompt_format, fmt)
+        item.called = answers_with_call(item.output, request.prompt_format, fmt)
     cross = cross_check(judged, request.prompt_format, fmt) if request.cross_check else None
     score_s = time.perf_counter() - t
     _write_outputs(request.out_dir, judged)
@@ -459,6 +462,7 @@ def _eval_validation(
     for prompt, record in zip(prompts, records, strict=True):
         item = Judged(prompt.sample, record["output"], prompt_tokens=len(prompt.ids))
         item.correct = record["reward"] == 1.0
+        item.called = answers_with_call(item.output, "think", config.reward.output_format)
         item.reason = (
             "" if item.correct else failure_reason(item.output, prompt.sample, config.reward.output_format)
         )
@@ -551,6 +555,14 @@ def judge(text: str, sample: Sample, prompt_format: str, fmt: str) -> tuple[bool
         return correct, "" if correct else answer_failure(answer, answer_fmt, sample)
     correct = score(text, sample.ground_truth, sample.tools, category, fmt) == 1.0
     return correct, "" if correct else failure_reason(text, sample, fmt)
+
+
+def answers_with_call(text: str, prompt_format: str, fmt: str) -> bool:
+    """Whether an output answers with a call list (right or wrong; arguments need not parse)."""
+    if prompt_format == "native":
+        answer = _native_answer(text)
+        return parse_answer(answer, "hermes" if TOOL_CALL_OPEN in answer else "python")[1]
+    return parse_completion(text, fmt).call_syntax
 
 
 def _native_answer(text: str) -> str:
@@ -685,22 +697,20 @@ def cross_check_line(cross: dict[str, Any]) -> str:
 
 
 def _category_summary(judged: list[Judged], order: list[str]) -> dict[str, Any]:
-    categories = {}
-    for category in order:
-        items = [j for j in judged if j.sample.category == category]
+    """Per category and overall: right answers, and ``call_rate``, the share of outputs that are a
+    call list (on a no-call category, the calls made where none fits)."""
+
+    def tally(items: list[Judged]) -> dict[str, Any]:
         correct = sum(j.correct for j in items)
-        categories[category] = {
+        return {
             "correct": correct,
             "total": len(items),
             "accuracy": correct / len(items) if items else None,
+            "call_rate": sum(j.called for j in items) / len(items) if items else None,
         }
-    correct = sum(j.correct for j in judged)
-    overall = {
-        "correct": correct,
-        "total": len(judged),
-        "accuracy": correct / len(judged) if judged else None,
-    }
-    return {"categories": categories, "overall": overall}
+
+    categories = {c: tally([j for j in judged if j.sample.category == c]) for c in order}
+    return {"categories": categories, "overall": tally(judged)}
 
 
 def _scores(summary: dict[str, Any]):

@@ -13,7 +13,7 @@ import launch
 from cluster import bfcl
 from cluster.bfcl import BfclError, CategoryScore, aggregates, parse_categories
 from cluster.eval_report import comparison, comparison_table, summary_table
-from cluster.evaluate import Judged, cross_check, judge
+from cluster.evaluate import Judged, _category_summary, answers_with_call, cross_check, judge
 from reward import gold_to_calls, render_calls
 from tests import bfcl_oracle
 
@@ -148,6 +148,36 @@ def test_reasons_say_what_is_wrong():
         got_correct, got_reason = judge(text, sample, "python", "python")
         assert got_correct == correct, text
         assert reason in got_reason and bool(got_reason) == (not correct), (text, got_reason)
+
+
+def test_call_rate_counts_call_lists_right_or_wrong_per_category():
+    sample = bfcl.load_category("simple_python", limit=1)[0]
+    none_fits = bfcl.load_category("irrelevance", limit=1)[0]
+    wrong_call = "<think>x</think>[calculate_triangle_area(base=11, height=5)]"
+    outputs = [
+        (sample, f"<think>area</think>{_gold_answer(sample)}"),  # right
+        (sample, wrong_call),  # a call list, wrong values
+        (sample, "<think>x</think>The area is 25."),  # prose
+        (none_fits, "<think>x</think>None of the functions fits."),
+        (none_fits, wrong_call),  # a call where none fits
+    ]
+    judged = []
+    for s, text in outputs:
+        correct, reason = judge(text, s, "think", "python")
+        judged.append(
+            Judged(s, text, correct=correct, reason=reason, called=answers_with_call(text, "think", "python"))
+        )
+    summary = _category_summary(judged, ["simple_python", "irrelevance"])
+    assert summary["categories"]["simple_python"]["call_rate"] == pytest.approx(2 / 3)
+    assert summary["categories"]["irrelevance"]["call_rate"] == pytest.approx(1 / 2)
+    assert summary["categories"]["irrelevance"]["correct"] == 1
+    assert summary["overall"]["call_rate"] == pytest.approx(3 / 5)
+    table = summary_table(summary)
+    assert "calls" in table.splitlines()[0] and "66.7%" in table
+    hermes = '<tool_call>{"name": "f", "arguments": {}}</tool_call>'
+    assert answers_with_call(hermes, "native", "python") and not answers_with_call(
+        "Sure.", "native", "python"
+    )
 
 
 @needs_bfcl
