@@ -29,6 +29,7 @@ from common.tokenizer import load_tokenizer
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "driver_state.json"
+WARM_START_LINK = "warm_start"  # runs/<name>/warm_start -> the cached warm-started model
 
 
 def log(message: str) -> None:
@@ -63,6 +64,14 @@ class RunDir:
         so a bad config or data file leaves no run behind that holds only config.yaml."""
         if not (self.path / "metrics.jsonl").exists() and not self.checkpoints.exists():
             shutil.rmtree(self.path, ignore_errors=True)
+
+    def link_warm_start(self, model_dir: Path) -> None:
+        """``runs/<name>/warm_start``: a link to the warm-started model (cached under .cache/), so
+        ``launch.py eval --model runs/<name>/warm_start`` scores the policy RL started from."""
+        link = self.path / WARM_START_LINK
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(model_dir.resolve(), target_is_directory=True)
 
     def latest_checkpoint(self) -> Path | None:
         """The newest complete checkpoint (an interrupted write never counts)."""
@@ -280,6 +289,8 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     log(f"Data: {len(train_prompts)} training prompts, {len(val_prompts)} validation prompts")
 
     policy_dir = warm_start(cfg, Path(model_dir), train_prompts, tokenizer, log)
+    if cfg.model.warm_start_sft_steps:
+        run.link_warm_start(policy_dir)
     learners = LearnerGroup(str(policy_dir), cfg)
     node_id = learners.node_id if cfg.cluster.colocate else None  # None: any node with room
     rollout = RolloutPool(

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,7 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
 
     warm = re.search(r"(\S+/\.cache/warmstart/\w+)", first.stdout + first.stderr)
     assert warm and trained_prompt_style(warm.group(1), "paper") == "signatures"
+    assert (run_dir / "warm_start").resolve() == Path(warm.group(1)).resolve()  # the run links it
 
     records = _metrics(run_dir)
     assert [r["step"] for r in records] == [0, 1, 2]
