@@ -168,3 +168,39 @@ def test_fillers_slip_between_training_words_only():
         assert slots(text) == slots(template)
     assert any(f" {filler} " in text for text in noisy for filler in FILLERS)
     assert TaskWriter(random.Random(0), "val").filled_with_fillers(template) == template
+
+
+def test_generated_tools_are_fresh_readable_and_their_references_score_one():
+    from cluster.synthetic.generated import NAMESPACES, PATTERNS
+
+    train = generate_split("train", 300, seed=0, functions=FUNCTIONS, generated_share=1.0)
+    val = generate_split("val", 100, seed=0, functions=FUNCTIONS, generated_share=1.0)
+    for samples in (train, val):
+        kept, report = ast_filter(samples)
+        assert report.after == report.before == len(samples)
+        assert [s.id for s in samples if score(s.reference, s.ground_truth, s.tools, s.category) != 1.0] == []
+        assert {s.category for s in samples} == set(CATEGORY_WEIGHTS)
+    hand_written = {f.name for f in FUNCTIONS}  # no generated name is a hand-written one
+    names = {t["name"] for s in train for t in s.tools}
+    assert not names & hand_written and len(names) > 300  # made up afresh, hardly ever twice
+    assert any("." in n for n in names) and any(not n.count(".") for n in names)  # dotted names too
+    kinds = {p["type"] for s in train for t in s.tools for p in t["parameters"]["properties"].values()}
+    assert {"array", "float", "integer", "string"} <= kinds
+    lists = [
+        v
+        for s in train
+        for c in s.ground_truth
+        for args in c.values()
+        for v in args.values()
+        if isinstance(v[0], list)
+    ]
+    assert lists  # a list stated as "3, 5 and 7" is called as [3, 5, 7]
+    # validation holds out the last request pattern and the last namespace
+    val_pattern = PATTERNS[-1].split("{")[0].strip()
+    assert any(val_pattern in s.messages[-1]["content"] for s in val if s.ground_truth)
+    assert not any(val_pattern + " " in s.messages[-1]["content"] for s in train)
+    assert not any(t["name"].startswith(NAMESPACES[-1] + ".") for s in train for t in s.tools)
+    # share 0 leaves the shipped generation untouched (the byte-for-byte test covers the files)
+    assert [s.id for s in generate_split("val", 5, seed=0)] == [
+        s.id for s in generate_split("val", 5, 0, generated_share=0)
+    ]

@@ -20,16 +20,19 @@ class Param:
     """One typed parameter; its values come from ``pool`` (cluster.synthetic.pools) or ``enum``."""
 
     name: str
-    type: str  # Gorilla type: string, integer, float, boolean
+    type: str  # Gorilla type: string, integer, float, boolean, array
     description: str
     pool: str | None = None
     enum: tuple[str, ...] = ()
     required: bool = True
     default: Any = None
     phrase: str = ""
+    items: str | None = None  # an array's item type
 
     def schema(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"type": self.type, "description": self.description}
+        if self.items:
+            spec["items"] = {"type": self.items}
         if self.enum:
             spec["enum"] = list(self.enum)
         if self.default is not None:

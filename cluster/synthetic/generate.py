@@ -32,6 +32,7 @@ from typing import Any
 
 from cluster.data.sample import Sample
 from cluster.synthetic.families import FAMILY_OF, FUNCTIONS, Function, slots
+from cluster.synthetic.generated import generated_tools
 from cluster.synthetic.pools import POOLS
 from reward import gold_to_calls, render_calls
 
@@ -74,10 +75,24 @@ SHIPPED_FUNCTIONS: tuple[Function, ...] = tuple(
         "log_workout", "play_song", "send_email", "set_timer", "translate_text", "turn_on_lights",
     }
 )  # fmt: skip
+GENERATED_PER_TASK = 5  # generated tools drawn for one task: the pool its offered tools come from
 UNSEEN_VALUES = "unseen_values"  # the slice of validation whose argument values never occur in training
 # Longer references are redrawn: 220 characters stay under ~90 tokens of the tiny tokenizer, inside
 # the tiny preset's rollout.max_new_tokens=96 (a completion cut short scores 0).
 MAX_REFERENCE_CHARS = 220
+
+
+def family_of(function: Function) -> str:
+    """A hand-written tool's family; a generated tool's subject (its ``topic``)."""
+    return FAMILY_OF.get(function.name, function.topic)
+
+
+def spoken(value: Any) -> str:
+    """A value as a request states it: a list as ``3, 5 and 7``."""
+    if isinstance(value, list):
+        words = [str(v) for v in value]
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return str(value)
 
 
 def held_out(options: tuple[Any, ...] | list[Any], split: str) -> list[Any]:
@@ -134,7 +149,7 @@ class TaskWriter:
         text = template
         for name, value in stated.items():
             param = function.param(name)
-            shown = param.phrase if param.type == "boolean" else str(value)
+            shown = param.phrase if param.type == "boolean" else spoken(value)
             text = text.replace("{" + name + "}", shown)
         return text, stated
 
@@ -190,11 +205,11 @@ class TaskWriter:
     # --- tool sets ----------------------------------------------------------------------------
     def distractors(self, chosen: list[Function], count: int, other_families: bool = False) -> list[Function]:
         taken = {f.name for f in chosen}
-        families = {FAMILY_OF[f.name] for f in chosen}
+        families = {family_of(f) for f in chosen}
         pool = [
             f
             for f in self.functions
-            if f.name not in taken and not (other_families and FAMILY_OF[f.name] in families)
+            if f.name not in taken and not (other_families and family_of(f) in families)
         ]
         return self.rng.sample(pool, count)
 
@@ -263,15 +278,22 @@ class TaskWriter:
 
 
 def generate_split(
-    split: str, count: int, seed: int, values: str = "train", functions: tuple[Function, ...] | None = None
+    split: str,
+    count: int,
+    seed: int,
+    values: str = "train",
+    functions: tuple[Function, ...] | None = None,
+    generated_share: float = 0.0,
 ) -> list[Sample]:
     """``count`` distinct samples of ``split`` ("train" or "val"), categories drawn by
     ``CATEGORY_WEIGHTS``. ``values`` is the side of the value pools: "train" (the default, for
     both splits) or "val", the held-out values of the unseen-values slice. ``functions``: the
-    tools to write tasks for (default :data:`SHIPPED_FUNCTIONS`)."""
+    tools to write tasks for (default :data:`SHIPPED_FUNCTIONS`). ``generated_share``: the share
+    of tasks written over fresh generated tools (:mod:`cluster.synthetic.generated`) instead."""
     unseen = split == "val" and values == "val"
     rng = random.Random(f"egpo-synthetic-{seed}-{split}" + ("-unseen" if unseen else ""))
-    writer = TaskWriter(rng, split, values, functions or SHIPPED_FUNCTIONS)
+    functions = functions or SHIPPED_FUNCTIONS
+    writer = TaskWriter(rng, split, values, functions)
     categories, weights = list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values())
     samples: list[Sample] = []
     seen: set[str] = set()
@@ -281,6 +303,11 @@ def generate_split(
         if attempts > 50 * count:
             raise RuntimeError(f"could not write {count} distinct {split} samples; the pools are too small")
         category = rng.choices(categories, weights)[0]
+        if generated_share:  # a fresh set of made-up tools, or the hand-written ones
+            use_generated = rng.random() < generated_share
+            writer.functions = (
+                tuple(generated_tools(rng, GENERATED_PER_TASK, split)) if use_generated else functions
+            )
         record = writer.task(category)
         while not _tools_fit_split(record, split):  # a held-out tool set: redraw in the same category
             record = writer.task(category)
@@ -339,13 +366,26 @@ def main(argv: list[str] | None = None) -> None:
         default="shipped",
         help="'shipped' (the 16 tools of the bundled files), 'all' (all 40) or comma-separated names",
     )
+    parser.add_argument(
+        "--generated-share",
+        type=float,
+        default=0.0,
+        help="share of tasks over fresh made-up tools (cluster/synthetic/generated.py); default 0",
+    )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.generated_share <= 1.0:
+        parser.error(f"--generated-share {args.generated_share}: expected a share between 0 and 1")
     functions = _functions(args.functions, parser)
     args.out.mkdir(parents=True, exist_ok=True)
+    share = args.generated_share
     splits = {
-        "train.jsonl.gz": generate_split("train", args.train, args.seed, functions=functions),
-        "val.jsonl": generate_split("val", args.val, args.seed, functions=functions)
-        + generate_split("val", args.unseen, args.seed, values="val", functions=functions),
+        "train.jsonl.gz": generate_split(
+            "train", args.train, args.seed, functions=functions, generated_share=share
+        ),
+        "val.jsonl": generate_split("val", args.val, args.seed, functions=functions, generated_share=share)
+        + generate_split(
+            "val", args.unseen, args.seed, values="val", functions=functions, generated_share=share
+        ),
     }
     for name, samples in splits.items():
         path = args.out / name

@@ -177,6 +177,7 @@ GCD_NUMBERS = [
     90,
 ]
 ORDER_IDS = [str(n) for n in range(1001, 1041)]
+FLOATS = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75, 1.5, 2.5, 3.5, 4.5, 0.08, 0.35, 0.6, 1.25, 2.75, 9.8]
 
 
 @dataclass(frozen=True)
@@ -250,4 +251,8 @@ POOLS: dict[str, Pool] = {
     "big_int": _one_of(GCD_NUMBERS),
     "year": _ints(2000, 2030),
     "stars": Pool(lambda rng: rng.randint(3, 5), shared=True),
+    # for the generated tools (cluster.synthetic.generated): decimals and lists
+    "float": _one_of(FLOATS),
+    "int_list": Pool(lambda rng: [rng.choice(AMOUNTS) for _ in range(rng.randint(3, 4))]),
+    "city_list": Pool(lambda rng: rng.sample(CITIES, 2)),
 }
