@@ -547,8 +547,7 @@ def judge(text: str, sample: Sample, prompt_format: str, fmt: str) -> tuple[bool
     block, reading ``<tool_call>`` JSON blocks or a Python call list."""
     category = reward_category(sample.category)
     if prompt_format == "native":
-        answer = _native_answer(text)
-        answer_fmt = "hermes" if TOOL_CALL_OPEN in answer else "python"
+        answer, answer_fmt = _native_answer(text)
         calls, call_syntax = parse_answer(answer, answer_fmt)
         parsed = ParsedCompletion(bool(answer), None, calls, answer, call_syntax)
         correct = bool(answer) and answer_correct(parsed, sample.ground_truth, sample.tools, category)
@@ -560,15 +559,16 @@ def judge(text: str, sample: Sample, prompt_format: str, fmt: str) -> tuple[bool
 def answers_with_call(text: str, prompt_format: str, fmt: str) -> bool:
     """Whether an output answers with a call list (right or wrong; arguments need not parse)."""
     if prompt_format == "native":
-        answer = _native_answer(text)
-        return parse_answer(answer, "hermes" if TOOL_CALL_OPEN in answer else "python")[1]
+        return parse_answer(*_native_answer(text))[1]
     return parse_completion(text, fmt).call_syntax
 
 
-def _native_answer(text: str) -> str:
-    """The answer of a native-format output: the text after a leading think block, if any."""
+def _native_answer(text: str) -> tuple[str, str]:
+    """The answer of a native-format output (the text after a leading think block, if any) and its
+    format: ``hermes`` when it holds ``<tool_call>`` blocks, else ``python``."""
     think, answer = split_think(text)
-    return (answer if think is not None else text.strip()) or ""
+    answer = (answer if think is not None else text.strip()) or ""
+    return answer, "hermes" if TOOL_CALL_OPEN in answer else "python"
 
 
 def failure_reason(text: str, sample: Sample, fmt: str = "python") -> str:
@@ -634,8 +634,7 @@ def cross_check(judged: list[Judged], prompt_format: str, fmt: str) -> dict[str,
         counts["outputs"] += 1
         sample = item.sample
         if prompt_format == "native":
-            answer = _native_answer(item.output)
-            answer_fmt = "hermes" if TOOL_CALL_OPEN in answer else "python"
+            answer, answer_fmt = _native_answer(item.output)
         else:
             think, answer = split_think(item.output)
             answer_fmt = fmt

@@ -32,7 +32,7 @@ from typing import Any
 
 from cluster.data.sample import Sample
 from cluster.synthetic.families import FAMILY_OF, FUNCTIONS, Function, slots
-from cluster.synthetic.generated import generated_tools
+from cluster.synthetic.generated import generated_tools, join_words
 from cluster.synthetic.pools import POOLS
 from reward import gold_to_calls, render_calls
 
@@ -89,10 +89,7 @@ def family_of(function: Function) -> str:
 
 def spoken(value: Any) -> str:
     """A value as a request states it: a list as ``3, 5 and 7``."""
-    if isinstance(value, list):
-        words = [str(v) for v in value]
-        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-    return str(value)
+    return join_words([str(v) for v in value]) if isinstance(value, list) else str(value)
 
 
 def held_out(options: tuple[Any, ...] | list[Any], split: str) -> list[Any]:

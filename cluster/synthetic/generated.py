@@ -86,7 +86,7 @@ def generated_tools(rng: random.Random, count: int, split: str) -> list[Function
             Param(p_name, p_type, f"The {p_name.replace('_', ' ')}.", pool=kind, items=_items(kind))
             for p_name, p_type, _, kind in chosen
         )
-        args = _join([f"{before} {{{p_name}}}" for p_name, _, before, _ in chosen])
+        args = join_words([f"{before} {{{p_name}}}" for p_name, _, before, _ in chosen])
         fill = {"verb": verb, "Verb": verb.capitalize(), "subject": phrase}
         templates = tuple(p.format(args=args, **fill) for p in rng.sample(patterns, min(3, len(patterns))))
         missing = tuple(m.format(**fill) for m in MISSING)
@@ -99,5 +99,6 @@ def _items(kind: str) -> str | None:
     return {"int_list": "integer", "city_list": "string"}.get(kind)
 
 
-def _join(parts: list[str]) -> str:
+def join_words(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: how a request lists things."""
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
