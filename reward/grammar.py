@@ -150,7 +150,7 @@ def _call_from_node(node: ast.Call) -> dict[str, Any]:
     for keyword in node.keywords:
         if keyword.arg is None:
             raise NotALiteral("**kwargs")
-        arguments[keyword.arg] = _literal(keyword.value)
+        arguments[keyword.arg] = literal_value(keyword.value)
     return {"name": _dotted_name(node.func), "arguments": arguments}
 
 
@@ -165,18 +165,18 @@ def _dotted_name(node: ast.expr) -> str:
     return ".".join(reversed(parts))
 
 
-def _literal(node: ast.expr) -> Any:
+def literal_value(node: ast.expr) -> Any:
     """The value of a literal node; anything that would need evaluation raises NotALiteral."""
     kind = type(node)
     if kind is ast.Constant:
         if type(node.value) in _SCALARS:
             return node.value
     elif kind is ast.List:
-        return [_literal(item) for item in node.elts]
+        return [literal_value(item) for item in node.elts]
     elif kind is ast.Dict:
-        return {_dict_key(key): _literal(value) for key, value in zip(node.keys, node.values, strict=True)}
+        return {_dict_key(key): literal_value(value) for key, value in zip(node.keys, node.values, strict=True)}
     elif kind is ast.Tuple:
-        return tuple(_literal(item) for item in node.elts)
+        return tuple(literal_value(item) for item in node.elts)
     elif kind is ast.UnaryOp and type(node.op) is ast.USub:
         operand = node.operand
         if type(operand) is ast.Constant and type(operand.value) in (int, float):
@@ -187,7 +187,7 @@ def _literal(node: ast.expr) -> Any:
 def _dict_key(node: ast.expr | None) -> Any:
     if node is None:
         raise NotALiteral("**mapping in a dict")
-    key = _literal(node)
+    key = literal_value(node)
     if type(key) not in _SCALARS:
         raise NotALiteral("a dict key that is not a string, number, boolean or None")
     return key

@@ -1,0 +1,54 @@
+"""Model text -> ``EnvCall``s, by the project's grammar: ``ast`` and literal values only.
+
+BFCL's multi-turn answers are Python call lists, ``[cd(folder='docs'), sort('report.pdf')]``;
+unlike the single-turn reward grammar, positional arguments are accepted here, because BFCL's
+executor runs them and its ground truth uses them. Names may not be dotted, values must be
+literals (strings, numbers, booleans, None, lists, tuples, dicts): nothing is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from envs.base import EnvCall
+from reward.grammar import MAX_COMPLETION_CHARS, NotALiteral, literal_value
+
+
+class CallSyntaxError(ValueError):
+    """The text is not a list of calls with literal arguments."""
+
+
+def parse_calls(text: str) -> list[EnvCall]:
+    """``[f(1, x='a'), g()]`` (brackets optional, backticks stripped) -> calls; else CallSyntaxError."""
+    if not isinstance(text, str):
+        raise CallSyntaxError(f"expected text, got {type(text).__name__}")
+    if len(text) > MAX_COMPLETION_CHARS:
+        raise CallSyntaxError(f"answer longer than {MAX_COMPLETION_CHARS} characters")
+    source = text.strip("`\n ").strip()
+    if not source.startswith("["):
+        source = "[" + source
+    if not source.endswith("]"):
+        source += "]"
+    try:
+        tree = compile(source, "<answer>", "eval", ast.PyCF_ONLY_AST).body
+    except Exception as error:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
+        raise CallSyntaxError(f"not a call list: {type(error).__name__}") from None
+    if type(tree) is not ast.List or not all(type(node) is ast.Call for node in tree.elts):
+        raise CallSyntaxError("not a list of calls")
+    try:
+        return [_call(node) for node in tree.elts]
+    except (NotALiteral, RecursionError) as error:
+        raise CallSyntaxError(str(error) or "not a literal") from None
+
+
+def _call(node: ast.Call) -> EnvCall:
+    if type(node.func) is not ast.Name:
+        raise CallSyntaxError("a call target that is not a plain name")
+    kwargs = {}
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise CallSyntaxError("**kwargs")
+        kwargs[keyword.arg] = literal_value(keyword.value)
+    if any(type(arg) is ast.Starred for arg in node.args):
+        raise CallSyntaxError("*args")
+    return EnvCall(node.func.id, tuple(literal_value(arg) for arg in node.args), kwargs)
