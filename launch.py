@@ -47,7 +47,7 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
         help="local Hugging Face model directory, checkpoint or run directory (its newest checkpoint), "
         "'tiny' or 'smollm2-135m-instruct' (default: the preset's model.path)",
     )
-    p.add_argument("--bfcl", help="comma-separated BFCL categories, or all-single-turn")
+    p.add_argument("--bfcl", help="comma-separated BFCL categories, or all-single-turn, or all-multi-turn")
     p.add_argument("--data", choices=["val"], help="evaluate on the run config's validation split instead")
     p.add_argument("--limit", type=int, help="questions per category (the first N, in file order)")
     p.add_argument("--name", help="output folder runs/<name>/eval/ (default: eval-<model>-<time>)")
@@ -62,7 +62,7 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cross-check",
         action="store_true",
-        help="also score every output with bfcl-eval's own decoder and ast_checker; report agreement",
+        help="also score every output with bfcl-eval's own checker (ast_checker; multi_turn_checker); report agreement",
     )
     p.add_argument(
         "--compare",

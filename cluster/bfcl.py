@@ -30,16 +30,14 @@ LIVE_AST = ("live_simple", "live_multiple", "live_parallel", "live_parallel_mult
 NO_ANSWER = ("irrelevance", "live_irrelevance", "live_relevance")
 SINGLE_TURN = NON_LIVE_AST + ("irrelevance",) + LIVE_AST + ("live_irrelevance", "live_relevance")
 ALL_SINGLE_TURN = "all-single-turn"
+# Scored by executing the calls in BFCL's backends (envs.bfcl, cluster/multiturn_eval.py).
+MULTI_TURN = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
+ALL_MULTI_TURN = "all-multi-turn"
 # In the package but not evaluated here, with the reason given to the user.
 UNSUPPORTED = {
     "simple_java": "Java answers need BFCL's Java type conversion; the project's checker reads Python calls",
     "simple_javascript": "JavaScript answers need BFCL's JS type conversion; the project's checker reads "
     "Python calls",
-    "multi_turn_base": "multi-turn categories are scored by executing the calls, not by the AST checker",
-    "multi_turn_miss_func": "multi-turn categories are scored by executing the calls, not by the AST checker",
-    "multi_turn_miss_param": "multi-turn categories are scored by executing the calls, not by the AST checker",
-    "multi_turn_long_context": "multi-turn categories are scored by executing the calls, not by the AST "
-    "checker",
     "web_search": "agentic categories need live tools",
     "memory": "agentic categories need live tools",
     "format_sensitivity": "format-sensitivity entries use other output formats than Python calls",
@@ -71,30 +69,37 @@ def data_dir() -> Path:
 
 
 def parse_categories(text: str) -> list[str]:
-    """``"simple_python,multiple"`` or ``all-single-turn`` -> category names, in the order given.
+    """``"simple_python,multiple"``, ``all-single-turn`` or ``all-multi-turn`` -> category names, in
+    the order given. Single-turn and multi-turn categories are evaluated in separate runs.
 
     Raises ``BfclError`` naming the valid categories for anything unknown or unsupported.
     """
+    valid = f"{ALL_SINGLE_TURN}, {ALL_MULTI_TURN} or any of {', '.join(SINGLE_TURN + MULTI_TURN)}"
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
-        raise BfclError(f"--bfcl: no category given; valid: {ALL_SINGLE_TURN} or {', '.join(SINGLE_TURN)}")
+        raise BfclError(f"--bfcl: no category given; valid: {valid}")
     out: list[str] = []
     for name in names:
-        expanded = list(SINGLE_TURN) if name == ALL_SINGLE_TURN else [name]
+        expanded = {ALL_SINGLE_TURN: list(SINGLE_TURN), ALL_MULTI_TURN: list(MULTI_TURN)}.get(name, [name])
         for category in expanded:
             if category in UNSUPPORTED:
                 raise BfclError(
-                    f"--bfcl: category '{category}' is not supported: {UNSUPPORTED[category]}. "
-                    f"Supported: {', '.join(SINGLE_TURN)} (or {ALL_SINGLE_TURN})"
+                    f"--bfcl: category '{category}' is not supported: {UNSUPPORTED[category]}. Valid: {valid}"
                 )
-            if category not in SINGLE_TURN:
-                raise BfclError(
-                    f"--bfcl: unknown category '{category}'. Valid categories: {', '.join(SINGLE_TURN)} "
-                    f"(or {ALL_SINGLE_TURN})"
-                )
+            if category not in SINGLE_TURN + MULTI_TURN:
+                raise BfclError(f"--bfcl: unknown category '{category}'. Valid: {valid}")
             if category not in out:
                 out.append(category)
+    if any(c in MULTI_TURN for c in out) and not all(c in MULTI_TURN for c in out):
+        raise BfclError(
+            "--bfcl: single-turn and multi-turn categories are evaluated in separate runs "
+            f"(multi-turn plays whole conversations); give {ALL_MULTI_TURN} or multi-turn names alone"
+        )
     return out
+
+
+def is_multi_turn(categories: list[str] | None) -> bool:
+    return bool(categories) and all(c in MULTI_TURN for c in categories)
 
 
 def load_category(category: str, limit: int | None = None) -> list[Sample]:
@@ -221,7 +226,8 @@ def aggregates(scores: dict[str, CategoryScore]) -> dict[str, dict[str, dict[str
         simple_v3[1],
     )
     v3_live = _count_weighted(scores, LIVE_AST + ("live_irrelevance", "live_relevance"))
-    v3_overall = _mean({"non_live": v3_non_live[0], "live": v3_live[0], "multi_turn": None})
+    multi_turn = _mean({n: _acc(scores, n) for n in MULTI_TURN})  # BFCL: the unweighted mean of the four
+    v3_overall = _mean({"non_live": v3_non_live[0], "live": v3_live[0], "multi_turn": multi_turn[0]})
     v4_non_live = _with_simple(
         _mean(
             {
@@ -238,7 +244,7 @@ def aggregates(scores: dict[str, CategoryScore]) -> dict[str, dict[str, dict[str
             "non_live": (0.1, v4_non_live[0]),
             "live": (0.1, v4_live[0]),
             "irrelevance": (0.1, v4_irrelevance[0]),
-            "multi_turn": (0.3, None),
+            "multi_turn": (0.3, multi_turn[0]),
             "agentic": (0.4, None),
         }
     )
@@ -246,12 +252,14 @@ def aggregates(scores: dict[str, CategoryScore]) -> dict[str, dict[str, dict[str
         "v3": {
             "non_live": _entry(*v3_non_live),
             "live": _entry(*v3_live),
+            "multi_turn": _entry(*multi_turn),
             "overall": _entry(*v3_overall),
         },
         "v4": {
             "non_live": _entry(*v4_non_live),
             "live": _entry(*v4_live),
             "irrelevance": _entry(*v4_irrelevance),
+            "multi_turn": _entry(*multi_turn),
             "overall": _entry(*v4_overall),
         },
     }

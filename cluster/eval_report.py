@@ -19,10 +19,12 @@ COMPARISON_CHART = "comparison.png"
 _AGGREGATE_ROWS = (
     ("v3", "non_live", "BFCL v3 Non-Live"),
     ("v3", "live", "BFCL v3 Live"),
+    ("v3", "multi_turn", "BFCL v3 Multi-turn"),
     ("v3", "overall", "BFCL v3 Overall"),
     ("v4", "non_live", "BFCL v4 Non-Live"),
     ("v4", "live", "BFCL v4 Live"),
     ("v4", "irrelevance", "BFCL v4 Irrelevance"),
+    ("v4", "multi_turn", "BFCL v4 Multi-turn"),
     ("v4", "overall", "BFCL v4 Overall"),
 )
 
@@ -66,7 +68,7 @@ def summary_table(summary: dict[str, Any]) -> str:
         lines.append("")
         width = max(len(label) for *_, label in _AGGREGATE_ROWS)
         for version, key, label in _AGGREGATE_ROWS:
-            entry = aggregates[version][key]
+            entry = aggregates[version].get(key, {"accuracy": None, "missing": [key]})
             note = _missing_note(entry["missing"])
             lines.append(f"{label.ljust(width)}  {_pct(entry['accuracy'])}  {note}".rstrip())
     return "\n".join(lines)
@@ -121,8 +123,8 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     aggregates = {}
     if a.get("aggregates") and b.get("aggregates"):
         for version, key, label in _AGGREGATE_ROWS:
-            acc_a = a["aggregates"][version][key]["accuracy"]
-            acc_b = b["aggregates"][version][key]["accuracy"]
+            acc_a = a["aggregates"][version].get(key, {}).get("accuracy")  # older summaries lack multi_turn
+            acc_b = b["aggregates"][version].get(key, {}).get("accuracy")
             aggregates[label] = {"a": acc_a, "b": acc_b, "delta": _delta(acc_a, acc_b)}
     return {"a": _label(a), "b": _label(b), "categories": rows, "aggregates": aggregates}
 

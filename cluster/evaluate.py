@@ -203,6 +203,7 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
     from cluster.config import ConfigError
     from cluster.kv_cache import rollout_kv_cache
     from cluster.models import ModelNotFound
+    from cluster.multiturn_eval import multi_turn_cross_check_line
 
     try:
         if getattr(args, "compare", None):
@@ -224,7 +225,8 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
     print(summary_table(summary))
     cross = summary.get("cross_check")
     if cross:
-        print(cross_check_line(cross))
+        multi_turn = summary["kind"] == "bfcl-multi-turn"
+        print(multi_turn_cross_check_line(cross) if multi_turn else cross_check_line(cross))
     times = ", ".join(f"{k} {v:.1f} s" for k, v in summary["time_s"].items())
     tokens = summary.get("generated_tokens")
     print(f"\nTime: {times}" + (f"; {tokens} tokens generated" if tokens is not None else ""))
@@ -361,6 +363,8 @@ def run_eval(
     bytes, cluster/kv_cache.py), score, write ``request.out_dir``."""
     import ray
 
+    from cluster.bfcl import is_multi_turn
+    from cluster.multiturn_eval import eval_multi_turn
     from cluster.ray_setup import actor_env, connect
     from common.tokenizer import load_tokenizer
 
@@ -376,6 +380,8 @@ def run_eval(
         )
         if request.categories is None:
             summary = _eval_validation(config, request, tokenizer, rollout)
+        elif is_multi_turn(request.categories):
+            summary = eval_multi_turn(config, request, tokenizer, rollout, _log)
         else:
             summary = _eval_bfcl(config, request, tokenizer, rollout)
     finally:

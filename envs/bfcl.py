@@ -134,6 +134,11 @@ def fresh_instances(entry: dict[str, Any]) -> dict[str, object]:
     return instances
 
 
+def allowed_names(entry: dict[str, Any]) -> set[str]:
+    """The names a call may have in ``entry``: the public methods of its backend classes."""
+    return set(SafeExecutor(list(fresh_instances(entry).values())).methods)
+
+
 def _restore_numeric_globals() -> None:
     import mpmath
 

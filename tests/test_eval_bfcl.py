@@ -57,6 +57,20 @@ def test_v3_and_v4_aggregates_on_a_hand_made_table():
     assert v4["overall"]["accuracy"] == pytest.approx((0.1 * 0.575 + 0.1 * 42 / 68 + 0.1 * 0.8) / 0.3)
     assert v4["overall"]["missing"] == ["multi_turn", "agentic"]
 
+    # Multi-turn: the unweighted mean of the four categories, a part of both overall scores.
+    table = {
+        **hand_made_table(),
+        "multi_turn_base": CategoryScore(10, 20),
+        "multi_turn_miss_func": CategoryScore(1, 4),
+    }
+    result = aggregates(table)
+    assert result["v3"]["multi_turn"]["accuracy"] == pytest.approx((0.5 + 0.25) / 2)
+    assert result["v3"]["multi_turn"]["missing"] == ["multi_turn_miss_param", "multi_turn_long_context"]
+    assert result["v3"]["overall"]["accuracy"] == pytest.approx((0.64 + 115 / 172 + 0.375) / 3)
+    assert result["v4"]["overall"]["accuracy"] == pytest.approx(
+        (0.1 * 0.575 + 0.1 * 42 / 68 + 0.1 * 0.8 + 0.3 * 0.375) / 0.6
+    )
+
 
 def test_aggregates_of_one_category_name_every_part_not_run():
     result = aggregates({"simple_python": CategoryScore(3, 4)})
@@ -89,6 +103,9 @@ def test_all_single_turn_expands_to_the_python_ast_and_relevance_categories():
     names = parse_categories("all-single-turn")
     assert len(names) == 11 and names[0] == "simple_python" and "live_relevance" in names
     assert parse_categories("multiple, simple_python,multiple") == ["multiple", "simple_python"]
+    assert parse_categories("all-multi-turn") == [
+        "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -96,7 +113,7 @@ def test_all_single_turn_expands_to_the_python_ast_and_relevance_categories():
     [
         ("simple_pyhton", "unknown category 'simple_pyhton'"),
         ("simple_java", "Java"),
-        ("multi_turn_base", "executing the calls"),
+        ("multi_turn_base,simple_python", "separate runs"),
         ("", "no category given"),
     ],
 )

@@ -1,0 +1,372 @@
+"""BFCL multi-turn evaluation: BFCL's inference loop on the safe executor, token in / token out.
+
+Per user turn the model takes steps until it answers without a call (or with text the grammar
+cannot read): each step's calls run in the entry's own environment (``envs.bfcl``) and their
+results come back as ``tool`` messages. A turn with more than ``STEPS_PER_TURN`` (20) steps fails
+the entry, as in BFCL; a ``miss_func`` turn reveals the held-out functions with BFCL's message.
+At the end of each turn BFCL's state and response checks decide; the first failed turn fails the
+entry (BFCL's score is all-or-nothing per entry), so the rest is not generated.
+
+Tokens: the prompt is rendered once; each step's sampled ids are appended as sampled, and the
+tool and user messages that follow are rendered alone (the template's difference against a fixed
+conversation) and appended. Nothing sampled is decoded and encoded again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from envs import CallSyntaxError, IsolatedEnv, parse_calls
+from envs.bfcl import STEPS_PER_TURN
+from reward.grammar import THINK_CLOSE
+from reward.prompt import function_signature, render_system_prompt
+
+# BFCL's prompt-mode sentences (bfcl_eval/constants/default_prompts.py, "classic" style).
+MULTI_TURN_BEHAVIOR = (
+    "At each turn, you should try your best to complete the tasks requested by the user within the current "
+    "turn. Continue to output functions to call until you have fulfilled the user's request to the best of "
+    "your ability. Once you have no more functions to call, the system will consider the current turn "
+    "complete and proceed to the next turn or task."
+)
+REVEAL = "{functions}\nI have updated some more functions you can choose from. What about now?"
+_BASE = [  # the fixed conversation the template's suffixes are measured against
+    {"role": "system", "content": "S"},
+    {"role": "user", "content": "U"},
+    {"role": "assistant", "content": "A"},
+]
+
+
+class ChatTokens:
+    """Token ids for the pieces of a conversation, as the chat template renders them whole."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        whole = self._ids(_BASE)
+        opened = self._ids(_BASE[:2], add_generation_prompt=True) + tokenizer.encode(
+            "A", add_special_tokens=False
+        )
+        if whole[: len(opened)] != opened:
+            raise ValueError("the chat template does not render an assistant turn as prompt + content + end")
+        self.base = whole
+        self.turn_end = whole[len(opened) :]  # e.g. <|im_end|> "\n"
+
+    def _ids(self, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> list[int]:
+        encoded = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=add_generation_prompt, tokenize=True, return_dict=True
+        )
+        return list(encoded["input_ids"])
+
+    def prompt(self, messages: list[dict[str, str]]) -> list[int]:
+        return self._ids(messages, add_generation_prompt=True)
+
+    def close_turn(self, sampled: list[int]) -> list[int]:
+        """What the template puts after the sampled ids to end the assistant turn."""
+        if self.turn_end and sampled and sampled[-1] == self.turn_end[0]:
+            return self.turn_end[1:]
+        return self.turn_end
+
+    def continuation(self, messages: list[dict[str, str]]) -> list[int]:
+        """``messages`` after an assistant turn, up to the next generation prompt."""
+        whole = self._ids(_BASE + messages, add_generation_prompt=True)
+        if whole[: len(self.base)] != self.base:
+            raise ValueError("the chat template renders earlier turns differently once more follow")
+        return whole[len(self.base) :]
+
+
+@dataclass
+class Trajectory:
+    """One entry played: its tokens, the calls of each step per turn, and the verdict."""
+
+    entry: dict[str, Any]
+    ids: list[int] = field(default_factory=list)
+    prompt_tokens: int = 0
+    model_tokens: int = 0
+    turn: int = 0
+    steps_in_turn: int = 0
+    calls: list[list[list[str]]] = field(default_factory=list)  # [turn][step] -> call strings
+    outputs: list[str] = field(default_factory=list)
+    correct: bool | None = None
+    reason: str = ""
+    failed_turn: int | None = None
+    bfcl: dict[str, Any] | None = None
+    env: IsolatedEnv | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.correct is not None
+
+    def finish(self, correct: bool, reason: str = "") -> None:
+        self.correct, self.reason = correct, reason
+        if not correct:
+            self.failed_turn = self.turn
+
+    def record(self) -> dict[str, Any]:
+        record = {
+            "id": self.entry["id"],
+            "category": self.entry["id"].rsplit("_", 1)[0],
+            "correct": bool(self.correct),
+            "reason": self.reason,
+            "turns": len(self.entry["question"]),
+            "turns_played": len(self.calls),
+            "failed_turn": self.failed_turn,
+            "steps": sum(len(turn) for turn in self.calls),
+            "calls": self.calls,
+            "outputs": self.outputs,
+            "prompt_tokens": self.prompt_tokens,
+            "tokens": len(self.ids),
+            "model_tokens": self.model_tokens,
+        }
+        if self.bfcl is not None:
+            record["bfcl"] = self.bfcl
+        return record
+
+
+def answer_text(text: str) -> str:
+    """The part BFCL decodes: after the think block when there is one (as its Qwen handler does)."""
+    return text.rsplit(THINK_CLOSE, 1)[1] if THINK_CLOSE in text else text
+
+
+def render_tools(docs: list[dict[str, Any]], style: str) -> str:
+    return (
+        "\n".join(function_signature(d) for d in docs)
+        if style in ("compact", "signatures")
+        else json.dumps(docs)
+    )
+
+
+class MultiTurnRunner:
+    """Plays BFCL multi-turn entries in batches: each round, one model step for every active entry.
+
+    ``generate(prompts, max_new_tokens) -> completions`` is the rollout pool's greedy call;
+    ``slots`` entries are played at once, each in its own isolated environment.
+    """
+
+    def __init__(
+        self,
+        generate,
+        tokenizer,
+        *,
+        style: str,
+        max_model_len: int,
+        max_new_tokens: int,
+        slots: int = 16,
+        log=print,
+    ):
+        self.generate, self.chat = generate, ChatTokens(tokenizer)
+        self.style, self.max_model_len, self.max_new_tokens = style, max_model_len, max_new_tokens
+        self.slots, self.log = slots, log
+
+    def run(self, entries: list[dict[str, Any]]) -> list[Trajectory]:
+        trajectories = [Trajectory(entry) for entry in entries]
+        pending, active, free = (
+            deque(trajectories),
+            [],
+            [IsolatedEnv("bfcl") for _ in range(min(self.slots, len(entries)))],
+        )
+        done, started, rounds = 0, time.perf_counter(), 0
+        try:
+            while pending or active:
+                while pending and free:
+                    trajectory = pending.popleft()
+                    trajectory.env = free.pop()
+                    self._start(trajectory)
+                    active.append(trajectory)
+                ready = [t for t in active if not t.finished]
+                if ready:
+                    completions = self.generate([t.ids for t in ready], self.max_new_tokens)
+                    for trajectory, completion in zip(ready, completions, strict=True):
+                        self._advance(trajectory, completion)
+                    rounds += 1
+                for trajectory in [t for t in active if t.finished]:
+                    active.remove(trajectory)
+                    free.append(trajectory.env)
+                    trajectory.env = None
+                    done += 1
+                    if done % 10 == 0 or done == len(trajectories):
+                        self.log(
+                            f"multi-turn: {done}/{len(trajectories)} entries in {time.perf_counter() - started:.0f}s ({rounds} rounds)"
+                        )
+        finally:
+            for env in free + [t.env for t in active if t.env is not None]:
+                env.close()
+        return trajectories
+
+    def _start(self, t: Trajectory) -> None:
+        docs = t.env.reset(t.entry)
+        system = render_system_prompt(docs, "python", self.style) + "\n" + MULTI_TURN_BEHAVIOR + "\n"
+        t.env.call("next_turn")
+        t.calls.append([])
+        t.ids = self.chat.prompt([{"role": "system", "content": system}, *t.entry["question"][0]])
+        t.prompt_tokens = len(t.ids)
+        self._check_room(t)
+
+    def _check_room(self, t: Trajectory) -> None:
+        if len(t.ids) + self.max_new_tokens > self.max_model_len:
+            t.finish(
+                False,
+                f"context full: {len(t.ids)} tokens + {self.max_new_tokens} new > model.max_model_len {self.max_model_len}",
+            )
+
+    def _advance(self, t: Trajectory, completion: dict[str, Any]) -> None:
+        sampled = list(completion["token_ids"])
+        t.ids += sampled + self.chat.close_turn(sampled)
+        t.model_tokens += len(sampled)
+        t.outputs.append(completion["text"])
+        try:
+            calls = parse_calls(answer_text(completion["text"]))
+        except CallSyntaxError:
+            calls = []
+        if not calls:  # BFCL: an answer without a (readable) call ends the turn
+            self._end_turn(t)
+            return
+        t.calls[t.turn].append([str(call) for call in calls])
+        t.steps_in_turn += 1
+        observations = t.env.step(calls)
+        if t.steps_in_turn > STEPS_PER_TURN:
+            t.finish(False, f"more than {STEPS_PER_TURN} steps in turn {t.turn} (BFCL's step limit)")
+            return
+        t.ids += self.chat.continuation(
+            [
+                {"role": "tool", "name": str(call), "content": obs}
+                for call, obs in zip(calls, observations, strict=True)
+            ]
+        )
+        self._check_room(t)
+
+    def _end_turn(self, t: Trajectory) -> None:
+        check = t.env.call("check_turn", t.entry["ground_truth"][t.turn])
+        if not check.ok:
+            t.finish(False, f"turn {t.turn}: {check.error_type}: {check.message}")
+            return
+        t.turn += 1
+        if t.turn == len(t.entry["question"]):
+            t.finish(True)
+            return
+        revealed = t.env.call("next_turn")
+        t.calls.append([])
+        t.steps_in_turn = 0
+        messages = t.entry["question"][t.turn]
+        if not messages and revealed:
+            messages = [
+                {"role": "user", "content": REVEAL.format(functions=render_tools(revealed, self.style))}
+            ]
+        t.ids += self.chat.continuation(messages)
+        self._check_room(t)
+
+
+def bfcl_multi_turn_verdict(t: Trajectory) -> dict[str, Any]:
+    """bfcl-eval's own ``multi_turn_checker`` (its eval()-based executor) on the calls we played.
+
+    Turns not played (after a failed one) count as empty, and an entry stopped at the step limit
+    fails as BFCL's runner fails it (its turn count no longer matches).
+    """
+    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
+
+    if t.reason.startswith("more than"):
+        return {"valid": False, "error_type": "multi_turn:force_terminated"}
+    turns = len(t.entry["ground_truth"])
+    decoded = t.calls + [[] for _ in range(turns - len(t.calls))]
+    model = f"egpo_cross_check_{id(t)}"
+    try:
+        result = multi_turn_checker(
+            decoded, t.entry["ground_truth"], t.entry, t.entry["id"].rsplit("_", 1)[0], model
+        )
+    except Exception as error:  # an exception inside BFCL's checker is a failure there
+        result = {"valid": False, "error_type": f"checker raised {type(error).__name__}: {error}"}
+    finally:
+        for name in [n for n in vars(multi_turn_utils) if n.startswith(model)]:
+            del vars(multi_turn_utils)[name]
+    return {"valid": bool(result["valid"]), "error_type": result.get("error_type", "")}
+
+
+def cross_check_calls(t: Trajectory, allowed: set[str]) -> list[list[list[str]]]:
+    """The played calls as handed to BFCL's eval()-based executor: a call whose name is not a public
+    method of the entry's backends becomes an undefined name, which BFCL answers with the same
+    NameError, so model text naming a builtin (``open``, ``__import__``) never reaches its eval."""
+    safe = []
+    for turn in t.calls:
+        safe.append(
+            [[c if c.split("(", 1)[0] in allowed else "egpo_refused_name()" for c in step] for step in turn]
+        )
+    return safe
+
+
+def eval_multi_turn(config, request, tokenizer, rollout, log=print) -> dict[str, Any]:
+    """``launch.py eval --bfcl multi_turn_*``: play, judge, cross-check; the summary dict."""
+    from cluster.bfcl import CategoryScore, aggregates
+    from cluster.rollout_pool import Sampling
+    from envs.bfcl import allowed_names, load_entries
+
+    entries = [e for category in request.categories for e in load_entries(category, request.limit)]
+
+    def generate(prompts: list[list[int]], max_new_tokens: int) -> list[dict[str, Any]]:
+        sampling = Sampling(1, request.temperature, max_new_tokens=max_new_tokens, seed=0)
+        return [group[0] for group in rollout.generate(prompts, sampling)]
+
+    runner = MultiTurnRunner(
+        generate,
+        tokenizer,
+        style=config.data.prompt_style,
+        max_model_len=config.model.max_model_len,
+        max_new_tokens=request.max_new_tokens,
+        log=log,
+    )
+    started = time.perf_counter()
+    played = runner.run(entries)
+    play_s = time.perf_counter() - started
+    cross = None
+    if request.cross_check:
+        agree, disagreements = 0, []
+        for t in played:
+            t.calls = cross_check_calls(t, allowed_names(t.entry))
+            t.bfcl = bfcl_multi_turn_verdict(t)
+            if t.bfcl["valid"] == t.correct:
+                agree += 1
+            else:
+                disagreements.append(
+                    {"id": t.entry["id"], "ours": t.correct, "bfcl": t.bfcl, "our_reason": t.reason}
+                )
+        cross = {"entries": len(played), "agree": agree, "agreement": agree / len(played) if played else None,
+                 "disagreements": disagreements}  # fmt: skip
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    with open(request.out_dir / "outputs.jsonl", "w") as out:
+        for t in played:
+            out.write(json.dumps(t.record()) + "\n")
+
+    def tally(items: list[Trajectory]) -> dict[str, Any]:
+        correct = sum(bool(t.correct) for t in items)
+        return {
+            "correct": correct,
+            "total": len(items),
+            "accuracy": correct / len(items) if items else None,
+            "call_rate": sum(any(turn for turn in t.calls) for t in items) / len(items) if items else None,
+        }
+
+    categories = {
+        c: tally([t for t in played if t.entry["id"].rsplit("_", 1)[0] == c]) for c in request.categories
+    }
+    scores = {c: CategoryScore(s["correct"], s["total"]) for c, s in categories.items()}
+    return {
+        "kind": "bfcl-multi-turn",
+        "format": "think+python",
+        "categories": categories,
+        "overall": tally(played),
+        "aggregates": aggregates(scores),
+        "cross_check": cross,
+        "generated_tokens": sum(t.model_tokens for t in played),
+        "steps": sum(len(step) for t in played for step in t.calls),
+        "time_s": {"play": round(play_s, 2), "per_entry": round(play_s / len(played), 2) if played else None},
+    }
+
+
+def multi_turn_cross_check_line(cross: dict[str, Any]) -> str:
+    pct = "n/a" if cross["agreement"] is None else f"{100 * cross['agreement']:.1f}%"
+    line = f"\nCross-check with bfcl-eval's multi_turn_checker: agreement {pct} ({cross['agree']}/{cross['entries']} entries)"
+    for d in cross["disagreements"][:10]:
+        line += f"\n  DISAGREE {d['id']}: ours={d['ours']} bfcl={d['bfcl']} ({d['our_reason']})"
+    return line
