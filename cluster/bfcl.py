@@ -93,7 +93,7 @@ def parse_categories(text: str) -> list[str]:
     if any(c in MULTI_TURN for c in out) and not all(c in MULTI_TURN for c in out):
         raise BfclError(
             "--bfcl: single-turn and multi-turn categories are evaluated in separate runs "
-            f"(multi-turn plays whole conversations); give {ALL_MULTI_TURN} or multi-turn names alone"
+            f"(multi-turn plays whole conversations). Valid: {valid}"
         )
     return out
 
