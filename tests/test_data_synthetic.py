@@ -204,3 +204,17 @@ def test_generated_tools_are_fresh_readable_and_their_references_score_one():
     assert [s.id for s in generate_split("val", 5, seed=0)] == [
         s.id for s in generate_split("val", 5, 0, generated_share=0)
     ]
+
+
+def test_category_weights_change_the_training_mix_only(tmp_path, capsys):
+    main(["--out", str(tmp_path), "--train", "300", "--val", "60", "--unseen", "0",
+          "--category-weights", "missing_param=0,irrelevance=0"])  # fmt: skip
+    train = load_samples(tmp_path / "train.jsonl.gz").samples
+    val = load_samples(tmp_path / "val.jsonl").samples
+    assert {s.category for s in train} == {"simple", "multiple", "parallel", "parallel_multiple"}
+    assert {"irrelevance", "missing_param"} <= {s.category for s in val}
+    for bad, says in [("nope=1", "unknown category 'nope'"), ("simple=x", "not category=weight"),
+                      ("simple=-1", ">= 0")]:  # fmt: skip
+        with pytest.raises(SystemExit):
+            main(["--out", str(tmp_path), "--category-weights", bad])
+        assert says in capsys.readouterr().err

@@ -281,17 +281,20 @@ def generate_split(
     values: str = "train",
     functions: tuple[Function, ...] | None = None,
     generated_share: float = 0.0,
+    category_weights: dict[str, float] | None = None,
 ) -> list[Sample]:
     """``count`` distinct samples of ``split`` ("train" or "val"), categories drawn by
     ``CATEGORY_WEIGHTS``. ``values`` is the side of the value pools: "train" (the default, for
     both splits) or "val", the held-out values of the unseen-values slice. ``functions``: the
     tools to write tasks for (default :data:`SHIPPED_FUNCTIONS`). ``generated_share``: the share
-    of tasks written over fresh generated tools (:mod:`cluster.synthetic.generated`) instead."""
+    of tasks written over fresh generated tools (:mod:`cluster.synthetic.generated`) instead.
+    ``category_weights``: the mix of categories (default ``CATEGORY_WEIGHTS``)."""
     unseen = split == "val" and values == "val"
     rng = random.Random(f"egpo-synthetic-{seed}-{split}" + ("-unseen" if unseen else ""))
     functions = functions or SHIPPED_FUNCTIONS
     writer = TaskWriter(rng, split, values, functions)
-    categories, weights = list(CATEGORY_WEIGHTS), list(CATEGORY_WEIGHTS.values())
+    mix = category_weights or CATEGORY_WEIGHTS
+    categories, weights = list(mix), list(mix.values())
     samples: list[Sample] = []
     seen: set[str] = set()
     attempts = 0
@@ -369,7 +372,15 @@ def main(argv: list[str] | None = None) -> None:
         default=0.0,
         help="share of tasks over fresh made-up tools (cluster/synthetic/generated.py); default 0",
     )
+    parser.add_argument(
+        "--category-weights",
+        type=str,
+        default=None,
+        help="the training split's category mix, e.g. 'missing_param=0.05,irrelevance=0.1' (others keep "
+        "their default weight; weights are relative); validation keeps the default mix, so the effect shows",
+    )
     args = parser.parse_args(argv)
+    weights = _category_weights(args.category_weights, parser) if args.category_weights else None
     if not 0.0 <= args.generated_share <= 1.0:
         parser.error(f"--generated-share {args.generated_share}: expected a share between 0 and 1")
     functions = _functions(args.functions, parser)
@@ -377,7 +388,12 @@ def main(argv: list[str] | None = None) -> None:
     share = args.generated_share
     splits = {
         "train.jsonl.gz": generate_split(
-            "train", args.train, args.seed, functions=functions, generated_share=share
+            "train",
+            args.train,
+            args.seed,
+            functions=functions,
+            generated_share=share,
+            category_weights=weights,
         ),
         "val.jsonl": generate_split("val", args.val, args.seed, functions=functions, generated_share=share)
         + generate_split(
@@ -388,6 +404,25 @@ def main(argv: list[str] | None = None) -> None:
         path = args.out / name
         write_jsonl(samples, path)
         print(f"wrote {len(samples)} samples to {path}: {category_counts(samples)}")
+
+
+def _category_weights(spec: str, parser: argparse.ArgumentParser) -> dict[str, float]:
+    weights = dict(CATEGORY_WEIGHTS)
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, value = part.partition("=")
+        if name not in CATEGORY_WEIGHTS:
+            parser.error(
+                f"--category-weights: unknown category {name!r}; expected {', '.join(CATEGORY_WEIGHTS)}"
+            )
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            parser.error(f"--category-weights: {part!r} is not category=weight")
+        if weights[name] < 0:
+            parser.error(f"--category-weights: {part!r}: weights are >= 0")
+    if not any(weights.values()):
+        parser.error("--category-weights: at least one category needs a positive weight")
+    return weights
 
 
 def _functions(spec: str, parser: argparse.ArgumentParser) -> tuple[Function, ...]:
