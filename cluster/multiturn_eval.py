@@ -82,7 +82,9 @@ class Trajectory:
     """One entry played: its tokens, the calls of each step per turn, and the verdict."""
 
     entry: dict[str, Any]
-    ids: list[int] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # prompt, then every step and message after it
+    mask: list[int] = field(default_factory=list)  # per token after the prompt: 1 = sampled by the model
+    logprobs: list[float] = field(default_factory=list)  # ... the sampler's log-prob there (0.0 elsewhere)
     prompt_tokens: int = 0
     model_tokens: int = 0
     turn: int = 0
@@ -98,6 +100,14 @@ class Trajectory:
     @property
     def finished(self) -> bool:
         return self.correct is not None
+
+    def append(self, ids: list[int], sampled: bool = False, logprobs: list[float] | None = None) -> None:
+        """Add tokens after the prompt: sampled ones keep their log-probs, the rest are masked out."""
+        self.ids += ids
+        self.mask += [int(sampled)] * len(ids)
+        self.logprobs += list(logprobs) if logprobs else [0.0] * len(ids)
+        if sampled:
+            self.model_tokens += len(ids)
 
     def finish(self, correct: bool, reason: str = "") -> None:
         self.correct, self.reason = correct, reason
@@ -213,8 +223,8 @@ class MultiTurnRunner:
 
     def _advance(self, t: Trajectory, completion: dict[str, Any]) -> None:
         sampled = list(completion["token_ids"])
-        t.ids += sampled + self.chat.close_turn(sampled)
-        t.model_tokens += len(sampled)
+        t.append(sampled, sampled=True, logprobs=completion.get("logprobs"))
+        t.append(self.chat.close_turn(sampled))
         t.outputs.append(completion["text"])
         try:
             calls = parse_calls(answer_text(completion["text"]))
@@ -229,12 +239,10 @@ class MultiTurnRunner:
         if t.steps_in_turn > STEPS_PER_TURN:
             t.finish(False, f"more than {STEPS_PER_TURN} steps in turn {t.turn} (BFCL's step limit)")
             return
-        t.ids += self.chat.continuation(
-            [
-                {"role": "tool", "name": str(call), "content": obs}
-                for call, obs in zip(calls, observations, strict=True)
-            ]
-        )
+        results = [
+            {"role": "tool", "name": str(c), "content": o} for c, o in zip(calls, observations, strict=True)
+        ]
+        t.append(self.chat.continuation(results))
         self._check_room(t)
 
     def _end_turn(self, t: Trajectory) -> None:
@@ -254,7 +262,7 @@ class MultiTurnRunner:
             messages = [
                 {"role": "user", "content": REVEAL.format(functions=render_tools(revealed, self.style))}
             ]
-        t.ids += self.chat.continuation(messages)
+        t.append(self.chat.continuation(messages))
         self._check_room(t)
 
 

@@ -4,7 +4,9 @@ A Python call cannot be interrupted from inside its own process while it sits in
 (``MathAPI.power(base=10, exponent=10**9)`` is one big-integer power), so the environment lives in
 a child process and each call waits at most ``call_timeout_s``. A call that overruns kills the
 child: the observation says so, the environment is ``done`` (its state is gone), and the next
-``reset`` starts a new child. The child also runs under an address-space limit.
+``reset`` starts a new child. The child also runs under an address-space limit. Children are
+started with ``spawn`` (no copy of a parent holding threads or engines), so a script that uses
+``IsolatedEnv`` needs Python's usual ``if __name__ == "__main__":`` guard (``launch.py`` has it).
 
     env = IsolatedEnv("bfcl", call_timeout_s=5)
     tools = env.reset(entry)

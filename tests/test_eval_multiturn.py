@@ -23,18 +23,23 @@ class ScriptedPolicy:
     def __init__(self, tokenizer, entries, script):
         self.tokenizer = tokenizer
         self.queues = {e["question"][0][0]["content"]: list(script(e)) for e in entries}
+        self.sampled = {question: [] for question in self.queues}  # token ids handed out, per entry
         self.steps = 0
 
     def __call__(self, prompts, max_new_tokens):
         completions = []
         for ids in prompts:
             text = self.tokenizer.decode(ids)
-            (queue,) = [q for question, q in self.queues.items() if question in text]
-            output = queue.pop(0)
+            (question,) = [q for q in self.queues if q in text]
+            output = self.queues[question].pop(0)
             token_ids = self.tokenizer.encode(output, add_special_tokens=False) + [
                 self.tokenizer.eos_token_id
             ]
-            completions.append({"text": output, "token_ids": token_ids, "finish_reason": "stop"})
+            logprobs = [-0.5] * len(token_ids)
+            completions.append(
+                {"text": output, "token_ids": token_ids, "logprobs": logprobs, "finish_reason": "stop"}
+            )
+            self.sampled[question].append(token_ids)
             self.steps += 1
         return completions
 
@@ -62,6 +67,7 @@ def _run(tiny_model_dir, script):
 
     tokenizer = load_tokenizer(tiny_model_dir)
     all_entries, all_played, steps = [], [], 0
+    sampled = {}
     for category in MULTI_TURN:  # categories share questions: one category at a time
         entries = _entries(category)
         policy = ScriptedPolicy(tokenizer, entries, script)
@@ -81,6 +87,20 @@ def _run(tiny_model_dir, script):
         all_entries += entries
         all_played += played
         steps += policy.steps
+        sampled.update({t.entry["id"]: policy.sampled[t.entry["question"][0][0]["content"]] for t in played})
+    for t in all_played:  # token in / token out: the sampled ids sit in the sequence exactly as sampled
+        assert len(t.mask) == len(t.logprobs) == len(t.ids) - t.prompt_tokens
+        tail = t.ids[t.prompt_tokens :]
+        segments, start = [], None
+        for i, bit in enumerate([*t.mask, 0]):
+            if bit and start is None:
+                start = i
+            elif not bit and start is not None:
+                segments.append(tail[start:i])
+                assert set(t.logprobs[start:i]) == {-0.5} and not any(t.logprobs[i : i + 1])
+                start = None
+        assert segments == sampled[t.entry["id"]], t.entry["id"]
+        assert t.model_tokens == sum(t.mask)
     return all_entries, all_played, steps
 
 
