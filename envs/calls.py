@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 
 from envs.base import EnvCall
-from reward.grammar import MAX_COMPLETION_CHARS, NotALiteral, literal_value
+from reward.grammar import MAX_COMPLETION_CHARS, NotALiteral, keyword_values, literal_value
 
 
 class CallSyntaxError(ValueError):
@@ -44,11 +44,6 @@ def parse_calls(text: str) -> list[EnvCall]:
 def _call(node: ast.Call) -> EnvCall:
     if type(node.func) is not ast.Name:
         raise CallSyntaxError("a call target that is not a plain name")
-    kwargs = {}
-    for keyword in node.keywords:
-        if keyword.arg is None:
-            raise CallSyntaxError("**kwargs")
-        kwargs[keyword.arg] = literal_value(keyword.value)
     if any(type(arg) is ast.Starred for arg in node.args):
         raise CallSyntaxError("*args")
-    return EnvCall(node.func.id, tuple(literal_value(arg) for arg in node.args), kwargs)
+    return EnvCall(node.func.id, tuple(literal_value(arg) for arg in node.args), keyword_values(node))

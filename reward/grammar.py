@@ -146,12 +146,17 @@ def parse_python_calls(answer: str) -> tuple[list[dict[str, Any]] | None, bool]:
 def _call_from_node(node: ast.Call) -> dict[str, Any]:
     if node.args:
         raise NotALiteral("positional arguments")
+    return {"name": _dotted_name(node.func), "arguments": keyword_values(node)}
+
+
+def keyword_values(node: ast.Call) -> dict[str, Any]:
+    """A call's keyword arguments as literal values (``**mapping`` or a non-literal raises NotALiteral)."""
     arguments = {}
     for keyword in node.keywords:
         if keyword.arg is None:
             raise NotALiteral("**kwargs")
         arguments[keyword.arg] = literal_value(keyword.value)
-    return {"name": _dotted_name(node.func), "arguments": arguments}
+    return arguments
 
 
 def _dotted_name(node: ast.expr) -> str:

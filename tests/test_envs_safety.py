@@ -180,3 +180,19 @@ def test_the_envs_package_imports_neither_ray_vllm_nor_deepspeed():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_readme_environment_example_runs_as_printed():
+    """The README's user-defined environment, run from the README itself (our own text, not model output)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    (example,) = [block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "@register(" in block]
+    assert len(example.splitlines()) <= 40
+    namespace: dict = {}
+    exec(compile(example.replace('"cart"', '"cart-readme"'), "README.md", "exec"), namespace)  # noqa: S102
+    env = namespace["env"]
+    assert env.step(parse_calls("[total(), add_item(name='bread'), checkout()]")) == [
+        "3.10", "bread: 1 in the cart", "Error during execution: cannot checkout()"
+    ]  # fmt: skip
