@@ -199,11 +199,11 @@ class Judged:
 
 def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
     """``launch.py eval``: returns the exit status (2 with a one-paragraph message for bad arguments)."""
-    from cluster.bfcl import BfclError
+    from cluster.bfcl import BfclError, is_multi_turn
     from cluster.config import ConfigError
     from cluster.kv_cache import rollout_kv_cache
     from cluster.models import ModelNotFound
-    from cluster.multiturn_eval import multi_turn_cross_check_line
+    from cluster.multiturn_eval import MULTI_TURN_SLOTS, multi_turn_cross_check_line
 
     try:
         if getattr(args, "compare", None):
@@ -215,9 +215,13 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
             if style != config.data.prompt_style:
                 _log(f"Prompt style: {style} (the model's training prompt; set data.prompt_style= to change)")
             config.data.prompt_style = style
+        sequences = None
+        if is_multi_turn(request.categories):  # whole conversations, a few at a time
+            _fit_context(config, model_dir, getattr(args, "overrides", None) or [])
+            sequences = MULTI_TURN_SLOTS
         # The prompts are rendered later: size the cache for prompts up to the whole context.
         longest = config.model.max_model_len - request.max_new_tokens
-        kv_cache = rollout_kv_cache(config, model_dir, longest, _log)
+        kv_cache = rollout_kv_cache(config, model_dir, longest, _log, sequences)
     except (EvalError, BfclError, ConfigError, ModelNotFound, ValueError, OSError) as exc:
         print(f"launch.py eval: {exc}", file=sys.stderr)
         return 2
@@ -234,6 +238,25 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
         f"Outputs, verdicts and reasons: {request.out_dir / OUTPUTS_FILE}\nChart: {request.out_dir / CHART_FILE}"
     )
     return 0
+
+
+def _fit_context(config: RunConfig, model_dir: Path, overrides: list[str], cap: int = 32768) -> None:
+    """Multi-turn conversations grow past a single-turn context: unless ``model.max_model_len`` was
+    set on the command line, use the model's own (its ``max_position_embeddings``, at most ``cap``)."""
+    if any(o.startswith("model.max_model_len=") for o in overrides):
+        return
+    try:
+        positions = int(
+            json.loads((model_dir / "config.json").read_text()).get("max_position_embeddings") or 0
+        )
+    except (OSError, ValueError):
+        return
+    length = min(positions, cap)
+    if length > config.model.max_model_len:
+        _log(
+            f"Multi-turn: model.max_model_len {config.model.max_model_len} -> {length} (the model's context; set model.max_model_len= to change)"
+        )
+        config.model.max_model_len = length
 
 
 @dataclass

@@ -67,14 +67,19 @@ def _smallest_tokens(max_model_len: int) -> int:
     return _blocks(max_model_len) + BLOCK_TOKENS
 
 
-def plan_kv_cache(model_dir: str | Path, cfg, longest_prompt: int) -> KvCachePlan:
-    """The KV cache one rollout worker of run ``cfg`` needs (``cfg`` is a ``RunConfig``)."""
+def plan_kv_cache(
+    model_dir: str | Path, cfg, longest_prompt: int, sequences: int | None = None
+) -> KvCachePlan:
+    """The KV cache one rollout worker of run ``cfg`` needs (``cfg`` is a ``RunConfig``).
+
+    ``sequences``: held at once by one worker; default a training step's completions, shared."""
     model, rollout = cfg.model, cfg.rollout
     per_token = bytes_per_token(model_dir, model.dtype)
     if rollout.kv_cache_gib is not None:
         size = int(rollout.kv_cache_gib * GIB)
         return KvCachePlan(per_token, 0, 0, size, by_hand=True)
-    sequences = math.ceil(cfg.train.prompts_per_step * rollout.group_size / max(1, rollout.num_workers))
+    if sequences is None:
+        sequences = math.ceil(cfg.train.prompts_per_step * rollout.group_size / max(1, rollout.num_workers))
     per_sequence = _blocks(min(model.max_model_len, longest_prompt + rollout.max_new_tokens))
     tokens = max(sequences * per_sequence + BLOCK_TOKENS, _smallest_tokens(model.max_model_len))
     return KvCachePlan(per_token, sequences, per_sequence, tokens * per_token)
@@ -120,16 +125,19 @@ def weight_bytes(model_dir: str | Path, dtype: str) -> int:
     return count * DTYPE_BYTES[dtype]
 
 
-def rollout_kv_cache(cfg, model_dir: str | Path, longest_prompt: int, log=print) -> int | None:
+def rollout_kv_cache(
+    cfg, model_dir: str | Path, longest_prompt: int, log=print, sequences: int | None = None
+) -> int | None:
     """The KV-cache bytes to give each CPU rollout worker of run ``cfg`` (``longest_prompt``: in
-    tokens), checked against this machine's free memory on a local cluster.
+    tokens; ``sequences``: held at once, as in ``plan_kv_cache``), checked against this machine's
+    free memory on a local cluster.
     None when the workers have GPUs (``rollout.gpu_memory_utilization`` applies there). Raises
     ``ValueError`` naming the field to change when it cannot fit."""
     if cfg.rollout.gpus_per_worker > 0:
         return None
     import psutil
 
-    plan = plan_kv_cache(model_dir, cfg, longest_prompt)
+    plan = plan_kv_cache(model_dir, cfg, longest_prompt, sequences)
     if cfg.cluster.address == "local":
         check_fits(
             plan,

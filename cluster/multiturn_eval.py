@@ -32,6 +32,7 @@ MULTI_TURN_BEHAVIOR = (
     "your ability. Once you have no more functions to call, the system will consider the current turn "
     "complete and proceed to the next turn or task."
 )
+MULTI_TURN_SLOTS = 8  # conversations played at once (each a whole-context sequence in the KV cache)
 REVEAL = "{functions}\nI have updated some more functions you can choose from. What about now?"
 _BASE = [  # the fixed conversation the template's suffixes are measured against
     {"role": "system", "content": "S"},
@@ -163,7 +164,7 @@ class MultiTurnRunner:
         style: str,
         max_model_len: int,
         max_new_tokens: int,
-        slots: int = 16,
+        slots: int = MULTI_TURN_SLOTS,
         log=print,
     ):
         self.generate, self.chat = generate, ChatTokens(tokenizer)
@@ -322,6 +323,7 @@ def eval_multi_turn(config, request, tokenizer, rollout, log=print) -> dict[str,
         style=config.data.prompt_style,
         max_model_len=config.model.max_model_len,
         max_new_tokens=request.max_new_tokens,
+        slots=MULTI_TURN_SLOTS,
         log=log,
     )
     started = time.perf_counter()
