@@ -165,18 +165,22 @@ class MultiTurnRunner:
         max_model_len: int,
         max_new_tokens: int,
         slots: int = MULTI_TURN_SLOTS,
+        call_timeout_s: float = 5.0,
         log=print,
     ):
         self.generate, self.chat = generate, ChatTokens(tokenizer)
         self.style, self.max_model_len, self.max_new_tokens = style, max_model_len, max_new_tokens
-        self.slots, self.log = slots, log
+        self.slots, self.call_timeout_s, self.log = slots, call_timeout_s, log
 
     def run(self, entries: list[dict[str, Any]]) -> list[Trajectory]:
         trajectories = [Trajectory(entry) for entry in entries]
         pending, active, free = (
             deque(trajectories),
             [],
-            [IsolatedEnv("bfcl") for _ in range(min(self.slots, len(entries)))],
+            [
+                IsolatedEnv("bfcl", call_timeout_s=self.call_timeout_s)
+                for _ in range(min(self.slots, len(entries)))
+            ],
         )
         done, started, rounds = 0, time.perf_counter(), 0
         try:
@@ -237,6 +241,9 @@ class MultiTurnRunner:
         t.calls[t.turn].append([str(call) for call in calls])
         t.steps_in_turn += 1
         observations = t.env.step(calls)
+        if t.env.broken:  # the environment process was stopped: its state is gone
+            t.finish(False, f"turn {t.turn}: {TIMED_OUT} ({t.env.call_timeout_s:g} s) and was stopped")
+            return
         if t.steps_in_turn > STEPS_PER_TURN:
             t.finish(False, f"more than {STEPS_PER_TURN} steps in turn {t.turn} (BFCL's step limit)")
             return
@@ -267,19 +274,37 @@ class MultiTurnRunner:
         self._check_room(t)
 
 
+TIMED_OUT = "a call ran past the time limit"
+
+
 def bfcl_multi_turn_verdict(t: Trajectory) -> dict[str, Any]:
     """bfcl-eval's own ``multi_turn_checker`` (its eval()-based executor) on the calls we played.
 
+    ``{"valid": True/False, "error_type"}``, or ``valid: None`` when not handed to it: a trajectory
+    stopped because a call ran past the time limit (BFCL's executor has none and would hang on it).
     Turns not played (after a failed one) count as empty, and an entry stopped at the step limit
-    fails as BFCL's runner fails it (its turn count no longer matches).
+    fails as BFCL's runner fails it (its turn count no longer matches). A call whose name is not a
+    public method of the entry's backends becomes an undefined name first, which BFCL answers with
+    the same NameError, so model text naming a builtin (``open``, ``__import__``) never reaches its eval.
     """
     from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
 
+    from envs.bfcl import allowed_names
+
+    if TIMED_OUT in t.reason:
+        return {"valid": None, "error_type": f"not checked: {TIMED_OUT}"}
     if t.reason.startswith("more than"):
         return {"valid": False, "error_type": "multi_turn:force_terminated"}
-    turns = len(t.entry["ground_truth"])
-    decoded = t.calls + [[] for _ in range(turns - len(t.calls))]
+    allowed = allowed_names(t.entry)
+    decoded = [
+        [
+            [call if call.split("(", 1)[0] in allowed else "egpo_refused_name()" for call in step]
+            for step in turn
+        ]
+        for turn in t.calls
+    ]
+    decoded += [[] for _ in range(len(t.entry["ground_truth"]) - len(decoded))]
     model = f"egpo_cross_check_{id(t)}"
     try:
         result = multi_turn_checker(
@@ -293,23 +318,11 @@ def bfcl_multi_turn_verdict(t: Trajectory) -> dict[str, Any]:
     return {"valid": bool(result["valid"]), "error_type": result.get("error_type", "")}
 
 
-def cross_check_calls(t: Trajectory, allowed: set[str]) -> list[list[list[str]]]:
-    """The played calls as handed to BFCL's eval()-based executor: a call whose name is not a public
-    method of the entry's backends becomes an undefined name, which BFCL answers with the same
-    NameError, so model text naming a builtin (``open``, ``__import__``) never reaches its eval."""
-    safe = []
-    for turn in t.calls:
-        safe.append(
-            [[c if c.split("(", 1)[0] in allowed else "egpo_refused_name()" for c in step] for step in turn]
-        )
-    return safe
-
-
 def eval_multi_turn(config, request, tokenizer, rollout, log=print) -> dict[str, Any]:
     """``launch.py eval --bfcl multi_turn_*``: play, judge, cross-check; the summary dict."""
     from cluster.bfcl import CategoryScore, aggregates
     from cluster.rollout_pool import Sampling
-    from envs.bfcl import allowed_names, load_entries
+    from envs.bfcl import load_entries
 
     entries = [e for category in request.categories for e in load_entries(category, request.limit)]
 
@@ -330,19 +343,7 @@ def eval_multi_turn(config, request, tokenizer, rollout, log=print) -> dict[str,
     played = runner.run(entries)
     play_s = time.perf_counter() - started
     cross = None
-    if request.cross_check:
-        agree, disagreements = 0, []
-        for t in played:
-            t.calls = cross_check_calls(t, allowed_names(t.entry))
-            t.bfcl = bfcl_multi_turn_verdict(t)
-            if t.bfcl["valid"] == t.correct:
-                agree += 1
-            else:
-                disagreements.append(
-                    {"id": t.entry["id"], "ours": t.correct, "bfcl": t.bfcl, "our_reason": t.reason}
-                )
-        cross = {"entries": len(played), "agree": agree, "agreement": agree / len(played) if played else None,
-                 "disagreements": disagreements}  # fmt: skip
+    cross = cross_check(played) if request.cross_check else None
     request.out_dir.mkdir(parents=True, exist_ok=True)
     with open(request.out_dir / "outputs.jsonl", "w") as out:
         for t in played:
@@ -374,9 +375,29 @@ def eval_multi_turn(config, request, tokenizer, rollout, log=print) -> dict[str,
     }
 
 
+def cross_check(played: list[Trajectory]) -> dict[str, Any]:
+    """Every trajectory scored again by bfcl-eval's checker; agreement over those handed to it."""
+    agree, skipped, disagreements = 0, 0, []
+    for t in played:
+        t.bfcl = bfcl_multi_turn_verdict(t)
+        if t.bfcl["valid"] is None:
+            skipped += 1
+        elif t.bfcl["valid"] == t.correct:
+            agree += 1
+        else:
+            disagreements.append(
+                {"id": t.entry["id"], "ours": t.correct, "bfcl": t.bfcl, "our_reason": t.reason}
+            )
+    compared = len(played) - skipped
+    return {"entries": len(played), "skipped": skipped, "agree": agree,
+            "agreement": agree / compared if compared else None, "disagreements": disagreements}  # fmt: skip
+
+
 def multi_turn_cross_check_line(cross: dict[str, Any]) -> str:
     pct = "n/a" if cross["agreement"] is None else f"{100 * cross['agreement']:.1f}%"
-    line = f"\nCross-check with bfcl-eval's multi_turn_checker: agreement {pct} ({cross['agree']}/{cross['entries']} entries)"
+    skipped = f"; {cross['skipped']} not handed to it ({TIMED_OUT})" if cross.get("skipped") else ""
+    compared = cross["entries"] - cross.get("skipped", 0)
+    line = f"\nCross-check with bfcl-eval's multi_turn_checker: agreement {pct} ({cross['agree']}/{compared} entries{skipped})"
     for d in cross["disagreements"][:10]:
         line += f"\n  DISAGREE {d['id']}: ours={d['ours']} bfcl={d['bfcl']} ({d['our_reason']})"
     return line

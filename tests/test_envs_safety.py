@@ -188,7 +188,9 @@ def test_the_readme_environment_example_runs_as_printed():
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    (example,) = [block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "@register(" in block]
+    (example,) = [
+        block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "@register(" in block
+    ]
     assert len(example.splitlines()) <= 40
     namespace: dict = {}
     exec(compile(example.replace('"cart"', '"cart-readme"'), "README.md", "exec"), namespace)  # noqa: S102

@@ -62,8 +62,7 @@ def _entries(category):
 
 def _run(tiny_model_dir, script):
     """Every category's entries played by the scripted policy, then scored by bfcl-eval too."""
-    from cluster.multiturn_eval import bfcl_multi_turn_verdict, cross_check_calls
-    from envs.bfcl import allowed_names
+    from cluster.multiturn_eval import cross_check
 
     tokenizer = load_tokenizer(tiny_model_dir)
     all_entries, all_played, steps = [], [], 0
@@ -81,9 +80,7 @@ def _run(tiny_model_dir, script):
             log=lambda _: None,
         )
         played = runner.run(entries)
-        for t in played:
-            t.calls = cross_check_calls(t, allowed_names(t.entry))
-            t.bfcl = bfcl_multi_turn_verdict(t)
+        cross_check(played)
         all_entries += entries
         all_played += played
         steps += policy.steps
@@ -133,6 +130,24 @@ def test_a_policy_that_stops_after_the_first_turn_fails_at_the_second(tiny_model
         assert t.correct is False and t.bfcl["valid"] is False
         later = [i for i, calls in enumerate(t.entry["ground_truth"]) if calls and i > 0]
         assert t.failed_turn == later[0], (t.entry["id"], t.reason)
+
+
+def test_a_call_past_the_time_limit_fails_the_entry_and_is_not_handed_to_bfcl(tiny_model_dir):
+    from cluster.multiturn_eval import TIMED_OUT, cross_check
+
+    tokenizer = load_tokenizer(tiny_model_dir)
+    entries = [next(e for e in load_entries("multi_turn_base") if "MathAPI" in e["involved_classes"])]
+    bomb = "<think>Big.</think>[add(a=1, b=2), power(base=10, exponent=10000000000)]"
+    policy = ScriptedPolicy(tokenizer, entries, lambda entry: [bomb] + [NO_CALL] * 50)
+    runner = MultiTurnRunner(
+        policy, tokenizer, style="compact", max_model_len=10**6, max_new_tokens=64, call_timeout_s=1.0,
+        log=lambda _: None,
+    )  # fmt: skip
+    (played,) = runner.run(entries)
+    assert played.correct is False and TIMED_OUT in played.reason
+    assert played.calls == [[["add(a=1, b=2)", "power(base=10, exponent=10000000000)"]]]
+    cross = cross_check([played])
+    assert cross["skipped"] == 1 and cross["agreement"] is None and played.bfcl["valid"] is None
 
 
 def test_eval_multi_turn_end_to_end_on_the_tiny_model(ray_cluster, tmp_path, capsys):
