@@ -358,6 +358,23 @@ class LearnerConfig(Section):
         description="Run each group's prompt once for its G completions (on its cached keys and "
         "values) instead of G times; same loss and gradients. Default True.",
     )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="Recompute each decoder layer's activations in the backward pass instead of keeping "
+        "them: activation memory falls from every layer's to about one layer's, for ~1.3x the learner's "
+        "compute. Runs every prompt with its completion in full (Hugging Face's checkpointing keeps no "
+        "KV cache, so share_prompt does not apply). Same loss and gradients. Default False; the paper "
+        "preset sets it.",
+    )
+    max_tokens_per_micro_batch: int | None = Field(
+        None,
+        ge=1,
+        description="Pack micro-batches by tokens instead of by count: sequences (RL steps: whole groups) "
+        "sorted by length, each micro-batch at most this many padded tokens (rows x its longest "
+        "sequence; one longer sequence runs alone), so one long batch no longer sets the peak. The loss "
+        "is a token mean over the whole batch, so the split changes no number. Default None (count: "
+        "micro_batch_size).",
+    )
     single_pass: bool = Field(
         True,
         description="With one PPO epoch: take pi_old's log-probs, the CoT entropies and the importance "

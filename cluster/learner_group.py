@@ -30,6 +30,8 @@ def learner_settings(cfg: RunConfig) -> dict[str, Any]:
         grad_clip=lrn.grad_clip,
         micro_batch_size=lrn.micro_batch_size,
         share_prompt=lrn.share_prompt,
+        gradient_checkpointing=lrn.gradient_checkpointing,
+        max_tokens_per_micro_batch=lrn.max_tokens_per_micro_batch,
         single_pass=lrn.single_pass,
         zero_stage=lrn.zero_stage,
         backend=lrn.backend,

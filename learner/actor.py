@@ -49,7 +49,7 @@ from learner.engine import (
     lr_at,
     set_lr,
 )
-from learner.policy import CompletionHead, full_state_dict, token_logprobs
+from learner.policy import CompletionHead, enable_checkpointing, full_state_dict, token_logprobs
 from learner.settings import LearnerSettings
 
 Batch = SequenceBatch | GroupBatch
@@ -98,6 +98,8 @@ class Learner:
 
         lm = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=torch.float32)
         lm.eval()  # no dropout: the ratio of the first PPO pass must be exactly 1
+        if self.cfg.gradient_checkpointing:
+            enable_checkpointing(lm)
         self.policy = CompletionHead(lm)
         ds_config = deepspeed_config(
             lr=self.cfg.lr,
@@ -140,7 +142,9 @@ class Learner:
         micro-batch holds whole groups (``micro_batch_size // G`` of them, at least one) and runs
         each prompt once (:class:`learner.batch.GroupBatch`), unless ``share_prompt`` is off.
         """
-        heads = batching.grouped_prompts(prompts, group_size) if self.cfg.share_prompt else None
+        # Hugging Face's checkpointing drops the KV cache the shared-prompt path runs on
+        share = self.cfg.share_prompt and not self.cfg.gradient_checkpointing
+        heads = batching.grouped_prompts(prompts, group_size) if share else None
         grouped = self._all_reduce([heads is not None], dist.ReduceOp.MIN)[0] == 1  # all ranks alike
         if not grouped:
             lengths = [len(p) + len(c) for p, c in zip(prompts, completions, strict=True)]
@@ -151,10 +155,19 @@ class Learner:
                 for g, head in enumerate(heads)
             ]
             per_micro = max(1, self.cfg.micro_batch_size // group_size)
-        local = math.ceil(len(lengths) / per_micro)
+        budget = self.cfg.max_tokens_per_micro_batch
+        rows = group_size if grouped else 1
+        if budget:
+            local = len(batching.plan_token_micro_batches(lengths, budget, rows))
+        else:
+            local = math.ceil(len(lengths) / per_micro)
         num = int(self._all_reduce([local], dist.ReduceOp.MAX)[0])
+        if budget:
+            plan = batching.plan_token_micro_batches(lengths, budget, rows, num)
+        else:
+            plan = batching.plan_micro_batches(lengths, per_micro, num)
         out = []
-        for units in batching.plan_micro_batches(lengths, per_micro, num):
+        for units in plan:
             chosen = units or [0]
             if grouped:
                 rows = [g * group_size + k for g in chosen for k in range(group_size)]

@@ -167,6 +167,34 @@ def plan_micro_batches(
     return [order[i * size : (i + 1) * size] for i in range(num)]
 
 
+def plan_token_micro_batches(
+    lengths: list[int], max_tokens: int, rows_per_unit: int = 1, num_micro: int | None = None
+) -> list[list[int]]:
+    """Indices of the units (sequences, or groups of ``rows_per_unit`` rows) in each micro-batch,
+    longest first, packed so that a micro-batch's padded size (units x rows x its longest length)
+    stays within ``max_tokens``; a unit longer than that gets a micro-batch of its own.
+
+    ``num_micro`` pads the plan with empty micro-batches up to that number (every rank must run
+    the same number of passes); fewer than the plan needs raises ``ValueError``.
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    plan: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        current = plan[-1] if plan else None
+        if current and (len(current) + 1) * rows_per_unit * lengths[current[0]] <= max_tokens:
+            current.append(i)
+        else:
+            plan.append([i])
+    if num_micro is not None:
+        if num_micro < len(plan):
+            raise ValueError(
+                f"{len(lengths)} units need {len(plan)} micro-batches of {max_tokens} tokens, got {num_micro}"
+            )
+        plan += [[] for _ in range(num_micro - len(plan))]
+    return plan
+
+
 def pad_values(rows: list[list[float]], width: int, value: float = 0.0) -> torch.Tensor:
     """Right-pad float rows (e.g. the sampler's log-probs) to ``[len(rows), width]``."""
     out = torch.full((len(rows), width), value, dtype=torch.float32)

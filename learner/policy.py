@@ -82,6 +82,22 @@ class CompletionHead(nn.Module):
         return self.lm.get_output_embeddings()(picked)
 
 
+def enable_checkpointing(lm) -> None:
+    """Recompute each decoder layer in the backward pass instead of keeping its activations.
+
+    Hugging Face checkpoints a layer only in training mode, so the decoder layers are put in it;
+    every dropout is set to 0 first, so training mode changes no number (the learner runs without
+    dropout: the first PPO pass's ratio must be exactly 1)."""
+    for module in lm.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if isinstance(getattr(module, "attention_dropout", None), float):
+            module.attention_dropout = 0.0
+    lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    for layer in lm.get_decoder().layers:
+        layer.train()
+
+
 def token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Log-probability of each target token under ``softmax(logits / T)``: ``[B, C, V] -> [B, C]`` (float32)."""
     logp = torch.log_softmax(logits.float() / temperature, dim=-1)

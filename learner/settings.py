@@ -24,6 +24,8 @@ class LearnerSettings:
     backend: str = "gloo"  # gloo (CPU) | nccl (GPU)
     dtype: str = "float32"  # float32 | bfloat16 (GPU only)
     share_prompt: bool = True  # run a group's prompt once for its G completions
+    gradient_checkpointing: bool = False  # recompute each decoder layer in the backward pass
+    max_tokens_per_micro_batch: int | None = None  # pack micro-batches by padded tokens, not by count
     single_pass: bool = True  # one epoch: pi_old's log-probs from the update's own forward pass
     # algorithm.*
     entropy_coef: float = 0.4  # lambda of Eq. 5
@@ -53,6 +55,11 @@ class LearnerSettings:
             (self.entropy_coef >= 0, "entropy_coef", ">= 0"),
             (self.kl_coef >= 0, "kl_coef", ">= 0"),
             (self.micro_batch_size >= 1, "micro_batch_size", ">= 1"),
+            (
+                self.max_tokens_per_micro_batch is None or self.max_tokens_per_micro_batch >= 1,
+                "max_tokens_per_micro_batch",
+                ">= 1 or None",
+            ),
             (0 < self.adam_beta2 < 1, "adam_beta2", "in (0, 1)"),
             (self.ppo_epochs >= 1, "ppo_epochs", ">= 1"),
             (self.zero_stage in (0, 1, 2, 3), "zero_stage", "0, 1, 2 or 3"),

@@ -292,8 +292,11 @@ def test_broadcast_weights_over_the_weight_sync_group(ray_cluster, fresh_learner
     [
         ({"share_prompt": True}, {"share_prompt": False}),  # each group's prompt run once
         ({"single_pass": True}, {"single_pass": False}),  # pi_old from the update's own forward
+        ({"gradient_checkpointing": True}, {"gradient_checkpointing": False}),  # layers recomputed
+        # one sequence per micro-batch instead of two: the same token mean
+        ({"max_tokens_per_micro_batch": 30, "share_prompt": False}, {"share_prompt": False}),
     ],
-    ids=["share_prompt", "single_pass"],
+    ids=["share_prompt", "single_pass", "gradient_checkpointing", "token_budget"],
 )
 def test_the_learners_shortcuts_change_no_number(ray_cluster, tiny_model_dir, rl_batch, fast, plain):
     """Two steps (the second with a reference that differs from the policy) give the same losses,

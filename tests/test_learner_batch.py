@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from learner.batch import collate, collate_groups, grouped_prompts, pad_values, plan_micro_batches
+from learner.batch import (
+    collate,
+    collate_groups,
+    grouped_prompts,
+    pad_values,
+    plan_micro_batches,
+    plan_token_micro_batches,
+)
 from learner.engine import deepspeed_config, lr_at
 from learner.settings import LearnerSettings
 
@@ -142,3 +149,49 @@ def test_a_shared_prompt_gives_the_same_logits_and_gradients_as_full_sequences(t
     assert torch.allclose(full[:, :width], shared[:, :width], atol=1e-5)
     for a, b in zip(full_grads, shared_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_token_budget_micro_batches_pack_longest_first_within_the_budget():
+    lengths = [10, 50, 20, 40, 30, 5]
+    plan = plan_token_micro_batches(lengths, max_tokens=100)
+    assert sorted(i for mb in plan for i in mb) == list(range(6))
+    for mb in plan:  # padded size: rows x the longest (first) length
+        assert len(mb) == 1 or len(mb) * lengths[mb[0]] <= 100
+        assert [lengths[i] for i in mb] == sorted((lengths[i] for i in mb), reverse=True)
+    assert plan == [[1, 3], [4, 2, 0], [5]]
+    assert plan_token_micro_batches([500, 3], max_tokens=100) == [[0], [1]]  # too long: alone
+    assert plan_token_micro_batches(lengths, 100, rows_per_unit=2) == [[1], [3], [4], [2, 0], [5]]
+    assert plan_token_micro_batches(lengths, 100, num_micro=5)[-2:] == [[], []]
+    with pytest.raises(ValueError, match="need 3 micro-batches"):
+        plan_token_micro_batches(lengths, 100, num_micro=2)
+
+
+def test_gradient_checkpointing_recomputes_layers_and_changes_no_gradient(tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from learner.policy import CompletionHead, enable_checkpointing, token_logprobs
+
+    torch.manual_seed(0)
+    vocab = AutoModelForCausalLM.from_pretrained(tiny_model_dir).config.vocab_size
+    mb = collate(
+        [torch.randint(10, vocab, (n,)).tolist() for n in (30, 12)],
+        [torch.randint(10, vocab, (n,)).tolist() for n in (6, 9)],
+    )
+
+    def run(checkpointing):
+        lm = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+        if checkpointing:
+            enable_checkpointing(lm)
+        calls, mlp = [], lm.get_decoder().layers[0].mlp
+        forward = mlp.forward  # (forward hooks do not run again in a recomputation; the forward does)
+        mlp.forward = lambda *args, **kwargs: calls.append(1) or forward(*args, **kwargs)
+        logp = token_logprobs(CompletionHead(lm)(**mb.model_inputs()), mb.targets, temperature=0.7)
+        (logp * mb.mask).sum().backward()
+        return logp.detach(), [p.grad for p in lm.parameters()], len(calls)
+
+    plain, plain_grads, plain_calls = run(False)
+    saved, saved_grads, saved_calls = run(True)
+    assert (plain_calls, saved_calls) == (1, 2)  # the layer ran again in the backward pass
+    assert torch.allclose(plain, saved, atol=1e-6)
+    for a, b in zip(plain_grads, saved_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
