@@ -163,6 +163,12 @@ class DataConfig(Section):
         "train_path. Default: the "
         "bundled validation set.",
     )
+    warm_start_path: str | None = Field(
+        None,
+        description="Samples for the supervised warm start (model.warm_start_sft_steps), in any form "
+        "train_path takes, when they should differ from the RL prompts (e.g. a mix with more no-call "
+        "tasks to learn abstaining from, and RL on call tasks). Default None: the training split.",
+    )
     format: Literal["egpo", "bfcl", "xlam", "chat"] = Field(
         "egpo",
         description="Input format: egpo (this project's JSONL), bfcl, xlam or chat (OpenAI-style). "

@@ -70,6 +70,18 @@ def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
     return train, val
 
 
+def load_warm_start_samples(cfg: RunConfig, log=print) -> list[Sample] | None:
+    """The samples of ``data.warm_start_path`` (validated, AST-filtered); None when it is not set."""
+    path = cfg.data.warm_start_path
+    if path is None:
+        return None
+    samples, report = ast_filter(_load("warm_start_path", path, cfg).samples, cfg.reward.output_format)
+    log(f"AST filter on {path}: {report}")
+    if not samples:
+        raise ValueError(f"data.warm_start_path={path!r}: no samples left after filtering")
+    return samples
+
+
 def _load(field: str, path: str, cfg: RunConfig, limit: int | None = None):
     """``load_samples`` of one data field; a missing file or an unreadable dataset names the field."""
     try:

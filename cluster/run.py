@@ -19,7 +19,7 @@ from typing import Any
 
 from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
 from cluster.evaluate import rollout_split
-from cluster.feed import Prompt, PromptFeed, load_splits, render_all
+from cluster.feed import Prompt, PromptFeed, load_splits, load_warm_start_samples, render_all
 from cluster.kv_cache import rollout_kv_cache
 from cluster.metrics import MetricsLog
 from cluster.pipeline import RolloutPipeline
@@ -271,6 +271,10 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         val_prompts = render_all(val_samples, tokenizer, cfg, "validation", log)
         if cfg.train.eval_limit:
             val_prompts = val_prompts[: cfg.train.eval_limit]
+        warm_samples = load_warm_start_samples(cfg, log) if cfg.model.warm_start_sft_steps else None
+        warm_prompts = (
+            render_all(warm_samples, tokenizer, cfg, "warm start", log) if warm_samples else train_prompts
+        )
         longest = max(len(p.ids) for p in train_prompts + val_prompts)
         kv_cache = rollout_kv_cache(cfg, model_dir, longest, log)
         wandb_run = WandbRun(cfg, run.path) if cfg.logging.wandb else None
@@ -288,7 +292,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
 
     log(f"Data: {len(train_prompts)} training prompts, {len(val_prompts)} validation prompts")
 
-    policy_dir = warm_start(cfg, Path(model_dir), train_prompts, tokenizer, log)
+    policy_dir = warm_start(cfg, Path(model_dir), warm_prompts, tokenizer, log)
     if cfg.model.warm_start_sft_steps:
         run.link_warm_start(policy_dir)
     learners = LearnerGroup(str(policy_dir), cfg)

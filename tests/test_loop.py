@@ -47,8 +47,14 @@ def _metrics(run_dir) -> list[dict]:
 @pytest.mark.slow
 def test_train_runs_checkpoints_and_resumes(tmp_path):
     runs = tmp_path / "runs"
-    first = _train(*FAST, f"logging.runs_dir={runs}", "logging.run_name=loop")
+    # The warm start reads its own samples (data.warm_start_path), RL the training split.
+    warm_data = tmp_path / "warm.jsonl"
+    warm_data.write_text("\n".join((REPO_ROOT / "data" / "val.jsonl").read_text().splitlines()[:40]) + "\n")
+    first = _train(
+        *FAST, f"data.warm_start_path={warm_data}", f"logging.runs_dir={runs}", "logging.run_name=loop"
+    )
     run_dir = runs / "loop"
+    assert f"AST filter on {warm_data}: AST filter: kept 40 of 40" in first.stdout + first.stderr
 
     # The warm-start model, built or reused, names its prompt style for `launch.py eval --model`.
     from cluster.evaluate import trained_prompt_style

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
 import torch
 
 from cluster.warm_start import sft_batches
@@ -36,3 +37,16 @@ def test_a_pool_sorts_by_length_within_it_and_keeps_every_sample_once_an_epoch()
     first_pool = pooled[:8]
     spans = sorted((min(lengths[i] for i in b), max(lengths[i] for i in b)) for b in first_pool)
     assert all(hi <= next_lo for (_, hi), (next_lo, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_the_warm_start_reads_its_own_samples_when_data_warm_start_path_is_set(tmp_path):
+    from cluster.config import load_config
+    from cluster.feed import load_warm_start_samples
+
+    assert load_warm_start_samples(load_config("tiny", [])) is None  # default: the training split
+    cfg = load_config("tiny", ["data.warm_start_path=data/val.jsonl"])
+    samples = load_warm_start_samples(cfg, log=lambda _: None)
+    assert samples and all(s.id.startswith("val-") for s in samples)
+    missing = load_config("tiny", [f"data.warm_start_path={tmp_path / 'nope.jsonl'}"])
+    with pytest.raises(ValueError, match="data.warm_start_path="):
+        load_warm_start_samples(missing)
