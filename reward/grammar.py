@@ -179,7 +179,9 @@ def literal_value(node: ast.expr) -> Any:
     elif kind is ast.List:
         return [literal_value(item) for item in node.elts]
     elif kind is ast.Dict:
-        return {_dict_key(key): literal_value(value) for key, value in zip(node.keys, node.values, strict=True)}
+        return {
+            _dict_key(key): literal_value(value) for key, value in zip(node.keys, node.values, strict=True)
+        }
     elif kind is ast.Tuple:
         return tuple(literal_value(item) for item in node.elts)
     elif kind is ast.UnaryOp and type(node.op) is ast.USub:
