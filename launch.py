@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-COMMANDS = ("train", "eval", "scale")
+COMMANDS = ("train", "eval", "scale", "plan")
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
@@ -85,15 +85,28 @@ def _scale_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default="auto", help="Ray cluster address (default: auto)")
 
 
+def _plan_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="print the memory each role needs against what it has; exit 2 if it does not fit",
+        description="The memory plan of a config (cluster/memory_plan.py), without starting anything.",
+    )
+    p.add_argument(
+        "--config", default="tiny", help="preset name under configs/ or a YAML path (default: tiny)"
+    )
+    p.add_argument("overrides", nargs="*", metavar="section.field=value", help="config overrides")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="EGPO: entropy-guided GRPO for reliable function calling, on Ray + vLLM + DeepSpeed. "
         "With no command, 'train' runs the embedded default.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,eval,scale}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,eval,scale,plan}")
     _train_parser(sub)
     _eval_parser(sub)
     _scale_parser(sub)
+    _plan_parser(sub)
     return parser
 
 
@@ -118,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 config = resume_config(args.resume, args.overrides)
             else:
                 config = load_config(args.config, args.overrides)
-        elif args.command == "eval":
+        elif args.command in ("eval", "plan"):
             config = load_config(args.config, args.overrides)
         else:
             config = None
@@ -132,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             return _not_built("train")
         return train(config, resume=args.resume)
+    if args.command == "plan":
+        from cluster.memory_plan import plan_command
+
+        return plan_command(config)
     if args.command == "eval":
         try:
             from cluster.evaluate import eval_command

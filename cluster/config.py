@@ -406,6 +406,12 @@ class TrainConfig(Section):
 
 
 class ClusterConfig(Section):
+    gpu_memory_gib: float | None = Field(
+        None,
+        gt=0,
+        description="Memory of one GPU of the cluster, for the memory plan checked before any work "
+        "(launch.py plan). Default None: not checked on GPUs (CPU runs check this machine's memory).",
+    )
     address: str = Field(
         "local",
         description="Ray cluster: 'local' starts one on this machine bound to 127.0.0.1; 'auto' or "

@@ -21,6 +21,7 @@ from cluster.config import ConfigError, RunConfig, load_config, preset_path, sav
 from cluster.evaluate import rollout_split
 from cluster.feed import Prompt, PromptFeed, load_splits, load_warm_start_samples, render_all
 from cluster.kv_cache import rollout_kv_cache
+from cluster.memory_plan import host_memory, memory_plan
 from cluster.metrics import MetricsLog
 from cluster.pipeline import RolloutPipeline
 from cluster.progress import StepProgress, phase, say
@@ -276,6 +277,10 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
             render_all(warm_samples, tokenizer, cfg, "warm start", log) if warm_samples else train_prompts
         )
         longest = max(len(p.ids) for p in train_prompts + val_prompts)
+        plan = memory_plan(cfg, longest, host_memory(cfg), model_dir)
+        log(plan.table())
+        if plan.problems:
+            raise ValueError("the run does not fit in memory: " + "; ".join(plan.problems))
         kv_cache = rollout_kv_cache(cfg, model_dir, longest, log)
         wandb_run = WandbRun(cfg, run.path) if cfg.logging.wandb else None
     except (ConfigError, ModelNotFound, ValueError, OSError) as exc:
