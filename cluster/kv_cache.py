@@ -73,8 +73,12 @@ def plan_kv_cache(
     """The KV cache one rollout worker of run ``cfg`` needs (``cfg`` is a ``RunConfig``).
 
     ``sequences``: held at once by one worker; default a training step's completions, shared."""
+    return kv_cache_plan(cfg, bytes_per_token(model_dir, cfg.model.dtype), longest_prompt, sequences)
+
+
+def kv_cache_plan(cfg, per_token: int, longest_prompt: int, sequences: int | None = None) -> KvCachePlan:
+    """``plan_kv_cache`` for a model whose keys and values take ``per_token`` bytes a token."""
     model, rollout = cfg.model, cfg.rollout
-    per_token = bytes_per_token(model_dir, model.dtype)
     if rollout.kv_cache_gib is not None:
         size = int(rollout.kv_cache_gib * GIB)
         return KvCachePlan(per_token, 0, 0, size, by_hand=True)

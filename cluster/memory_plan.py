@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.config import REPO_ROOT, RunConfig
+from cluster.kv_cache import DTYPE_BYTES, GIB, kv_cache_plan
 
-GIB = 1 << 30
 ARCHITECTURES = REPO_ROOT / "configs" / "architectures"
-_DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
 class PlanError(ValueError):
@@ -165,7 +164,7 @@ def learner_rows(
     cfg: RunConfig, arch: Architecture, prompt: int, checkpointing: bool, budget: int | None
 ) -> list:
     lrn, gpu = cfg.learner, cfg.learner.gpus_per_learner > 0
-    b = _DTYPE_BYTES[cfg.model.dtype] if gpu else 4
+    b = DTYPE_BYTES[cfg.model.dtype] if gpu else 4
     n, stage, psi = lrn.num_learners, lrn.zero_stage, arch.parameters
     completion = cfg.rollout.max_new_tokens
     tokens = budget or lrn.micro_batch_size * (prompt + completion)
@@ -212,7 +211,7 @@ def memory_plan(
         device if gpu_learner else None, lrn.num_learners,
         "GPU" if gpu_learner else "CPU",
     )  # fmt: skip
-    b = _DTYPE_BYTES[cfg.model.dtype] if gpu_rollout else 4
+    b = DTYPE_BYTES[cfg.model.dtype] if gpu_rollout else 4
     sequences = math.ceil(cfg.train.prompts_per_step * roll.group_size / roll.num_workers)
     needed_kv = sequences * (prompt + roll.max_new_tokens) * arch.kv_bytes_per_token(b)
     if gpu_rollout:
@@ -226,7 +225,7 @@ def memory_plan(
         )
         rollout = RolePlan("rollout worker", rollout_rows, device, roll.num_workers, "GPU")
     else:
-        kv = needed_kv if roll.kv_cache_gib is None else roll.kv_cache_gib * GIB
+        kv = kv_cache_plan(cfg, arch.kv_bytes_per_token(b), prompt).bytes  # what the run allocates
         rollout_rows = [("weights (4 B a parameter)", arch.parameters * 4), ("KV cache", kv)]
         rollout = RolePlan("rollout worker", rollout_rows, None, roll.num_workers, "CPU")
     plan = MemoryPlan([learner, rollout])

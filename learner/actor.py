@@ -156,14 +156,14 @@ class Learner:
             ]
             per_micro = max(1, self.cfg.micro_batch_size // group_size)
         budget = self.cfg.max_tokens_per_micro_batch
-        rows = group_size if grouped else 1
+        rows_per_unit = group_size if grouped else 1
         if budget:
-            local = len(batching.plan_token_micro_batches(lengths, budget, rows))
+            local = len(batching.plan_token_micro_batches(lengths, budget, rows_per_unit))
         else:
             local = math.ceil(len(lengths) / per_micro)
         num = int(self._all_reduce([local], dist.ReduceOp.MAX)[0])
         if budget:
-            plan = batching.plan_token_micro_batches(lengths, budget, rows, num)
+            plan = batching.plan_token_micro_batches(lengths, budget, rows_per_unit, num)
         else:
             plan = batching.plan_micro_batches(lengths, per_micro, num)
         out = []
