@@ -367,8 +367,8 @@ class LearnerConfig(Section):
     gradient_checkpointing: bool = Field(
         False,
         description="Recompute each decoder layer's activations in the backward pass instead of keeping "
-        "them: activation memory falls from every layer's to about one layer's, for ~1.3x the learner's "
-        "compute. Runs every prompt with its completion in full (Hugging Face's checkpointing keeps no "
+        "them: activation memory falls from every layer's to about one layer's, for one more forward "
+        "pass of each layer. Runs every prompt with its completion in full (Hugging Face's checkpointing keeps no "
         "KV cache, so share_prompt does not apply). Same loss and gradients. Default False; the paper "
         "preset sets it.",
     )
