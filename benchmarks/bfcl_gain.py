@@ -58,14 +58,35 @@ def train(args: argparse.Namespace, run_dir: Path) -> float | None:
         return None
     if (run_dir / "checkpoints").is_dir():
         return launch("train", "--resume", str(run_dir), *args.set)
+    start = []
+    if args.start:  # RL only, from a checkpoint trained earlier
+        start = [f"model.path={args.start.resolve()}", "model.warm_start_sft_steps=0"]
     return launch(
         "train",
         "--config",
         args.config,
         f"logging.runs_dir={args.runs_dir}",
         f"logging.run_name={args.name}",
+        *start,
         *args.set,
     )
+
+
+def before_policy(args: argparse.Namespace, run_dir: Path) -> tuple[Path, str]:
+    """The checkpoint RL started from, and the name its BFCL evaluation is stored under.
+
+    Every run that starts from the same checkpoint shares that evaluation: ``runs/<a>/warm_start``
+    is scored once, as ``<a>-bfcl-warm-start``, whether by run <a> itself or by a later ``--from``.
+    """
+    model = args.start or run_dir / "warm_start"
+    if not model.exists():
+        raise SystemExit(
+            f"bfcl_gain: {model} is missing: the run has no warm start (model.warm_start_sft_steps=0?); "
+            "give the checkpoint RL starts from with --from"
+        )
+    if model.name == "warm_start":
+        return model, f"{model.absolute().parent.name}-bfcl-warm-start"
+    return model, f"{model.absolute().name}-bfcl-start"
 
 
 def evaluate(args: argparse.Namespace, model: Path, name: str) -> tuple[dict[str, Any], float | None]:
@@ -124,9 +145,14 @@ def call_mean(rows: dict[str, dict[str, Any]], policy: str) -> dict[str, float]:
 
 
 def summarise(
-    args: argparse.Namespace, summaries: dict[str, dict[str, Any]], walls: dict[str, float | None]
+    args: argparse.Namespace,
+    summaries: dict[str, dict[str, Any]],
+    records: dict[str, list[dict[str, Any]]],
+    walls: dict[str, float | None],
 ) -> dict[str, Any]:
     rows = {c: category_row(summaries, c) for c in args.categories}
+    for category, counts in paired(records["warm_start"], records["egpo"]).items():
+        rows[category].update(counts)
     result: dict[str, Any] = {
         "config": args.config,
         "overrides": args.set,
@@ -138,7 +164,7 @@ def summarise(
         "agreement": {p: (summaries[p].get("cross_check") or {}).get("agreement") for p in POLICIES},
         "wall_s": {k: None if v is None else round(v, 1) for k, v in walls.items()},
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
-        "question_ids": question_ids(args),
+        "question_ids": question_ids(records["egpo"]),
     }
     report = Path(args.runs_dir) / args.name / "report.json"
     if report.is_file():  # the run's own greedy evaluation on the synthetic validation split
@@ -150,24 +176,50 @@ def summarise(
         }
     if all(c in rows for c in CALL_CATEGORIES):
         before, after = call_mean(rows, "warm_start"), call_mean(rows, "egpo")
+        gained = sum(rows[c]["gained"] for c in CALL_CATEGORIES)
+        lost = sum(rows[c]["lost"] for c in CALL_CATEGORIES)
         result["call_categories_mean"] = {
             "warm_start": before,
             "egpo": after,
             "delta": after["accuracy"] - before["accuracy"],
+            "gained": gained,
+            "lost": lost,
+            "sign_test_p": sign_test(gained, lost),
         }
     return result
 
 
-def question_ids(args: argparse.Namespace) -> dict[str, list[str]]:
+def outputs(args: argparse.Namespace, name: str) -> list[dict[str, Any]]:
+    path = Path(args.runs_dir) / name / "eval" / "outputs.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def question_ids(records: list[dict[str, Any]]) -> dict[str, list[str]]:
     ids: dict[str, list[str]] = {}
-    for line in (
-        (Path(args.runs_dir) / f"{args.name}-bfcl-warm-start" / "eval" / "outputs.jsonl")
-        .read_text()
-        .splitlines()
-    ):
-        record = json.loads(line)
+    for record in records:
         ids.setdefault(record["category"], []).append(record["id"])
     return ids
+
+
+def sign_test(gained: int, lost: int) -> float:
+    """Exact two-sided p-value of gained vs lost under 'RL changes nothing' (McNemar's exact test)."""
+    n = gained + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(gained, lost) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per category, the questions the final policy gets right that the start got wrong, and back."""
+    was = {(r["category"], r["id"]): r["correct"] for r in before}
+    counts: dict[str, dict[str, int]] = {}
+    for record in after:
+        row = counts.setdefault(record["category"], {"gained": 0, "lost": 0})
+        right_before = was[(record["category"], record["id"])]
+        row["gained"] += record["correct"] and not right_before
+        row["lost"] += right_before and not record["correct"]
+    return counts
 
 
 def pct(value: float | None) -> str:
@@ -176,22 +228,24 @@ def pct(value: float | None) -> str:
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        "| category | questions | after the warm start | after EGPO | change | call rate before -> after |",
-        "|---|---|---|---|---|---|",
+        "| category | questions | after the warm start | after EGPO | change | gained / lost "
+        "| call rate before -> after |",
+        "|---|---|---|---|---|---|---|",
     ]
     for category, row in result["categories"].items():
         before, after = row["warm_start"], row["egpo"]
         lines.append(
             f"| {category} | {row['questions']} | {pct(before['accuracy'])} +- {pct(before['se'])} "
             f"| {pct(after['accuracy'])} +- {pct(after['se'])} | {100 * row['delta']:+.1f} "
-            f"| {pct(before['call_rate'])} -> {pct(after['call_rate'])} |"
+            f"| {row['gained']} / {row['lost']} | {pct(before['call_rate'])} -> {pct(after['call_rate'])} |"
         )
     mean = result.get("call_categories_mean")
     if mean:
         lines.append(
             f"| mean of the 4 call categories | | {pct(mean['warm_start']['accuracy'])} +- "
             f"{pct(mean['warm_start']['se'])} | {pct(mean['egpo']['accuracy'])} +- {pct(mean['egpo']['se'])} "
-            f"| {100 * mean['delta']:+.1f} | |"
+            f"| {100 * mean['delta']:+.1f} | {mean['gained']} / {mean['lost']} "
+            f"(sign test p = {mean['sign_test_p']:.2g}) | |"
         )
     synthetic = result.get("synthetic_validation")
     if synthetic:
@@ -199,7 +253,7 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"| (the run's synthetic validation: call prompts / no-call prompts) | | "
             f"{pct(before['call_prompts'])} / {pct(before['no_call_prompts'])} | "
-            f"{pct(after['call_prompts'])} / {pct(after['no_call_prompts'])} | | "
+            f"{pct(after['call_prompts'])} / {pct(after['no_call_prompts'])} | | | "
             f"{pct(before['call_rate'])} -> {pct(after['call_rate'])} |"
         )
     agreement = result["agreement"]
@@ -266,6 +320,15 @@ def main(argv: list[str] | None = None) -> None:
         "--set", action="append", default=[], metavar="section.field=value", help="training override"
     )
     parser.add_argument(
+        "--from",
+        dest="start",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="RL only, from this checkpoint (e.g. runs/<earlier>/warm_start: model.path=CHECKPOINT, "
+        "model.warm_start_sft_steps=0); it is the 'before' policy, scored once for every run from it. "
+        "With --set train.seed=N: seeds of RL from one warm start",
+    )
+    parser.add_argument(
         "--out", default=str(RESULTS / "bfcl_gain.json"), help="result JSON (the PNG goes beside it)"
     )
     args = parser.parse_args(argv)
@@ -275,21 +338,19 @@ def main(argv: list[str] | None = None) -> None:
 
     run_dir = Path(args.runs_dir) / args.name
     walls: dict[str, float | None] = {"train": train(args, run_dir)}
-    summaries = {}
-    for policy, model in (("warm_start", run_dir / "warm_start"), ("egpo", run_dir)):
-        if policy == "warm_start" and not model.exists():
-            raise SystemExit(
-                f"bfcl_gain: {model} is missing: the run has no warm start (model.warm_start_sft_steps=0?)"
-            )
-        summaries[policy], walls[f"eval_{policy}"] = evaluate(
-            args, model, f"{args.name}-bfcl-{policy.replace('_', '-')}"
-        )
+    summaries, records = {}, {}
+    for policy, (model, name) in (
+        ("warm_start", before_policy(args, run_dir)),
+        ("egpo", (run_dir, f"{args.name}-bfcl-egpo")),
+    ):
+        summaries[policy], walls[f"eval_{policy}"] = evaluate(args, model, name)
+        records[policy] = outputs(args, name)
     out = Path(args.out)
     if out.is_file():  # a step reused from an earlier call keeps the wall time that call measured
         earlier = json.loads(out.read_text())
         if earlier.get("run") == str(run_dir):
             walls = {k: earlier["wall_s"].get(k) if v is None else v for k, v in walls.items()}
-    result = summarise(args, summaries, walls)
+    result = summarise(args, summaries, records, walls)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     plot(result, out.with_suffix(".png"))
