@@ -331,6 +331,34 @@ class AlgorithmConfig(Section):
     )
 
 
+class LoraConfig(Section):
+    rank: int = Field(
+        0,
+        ge=0,
+        description="LoRA: train low-rank adapters of this rank on the target layers instead of every "
+        "weight (0 = off: full fine-tuning). The optimizer states and gradients shrink to the "
+        "adapters'; the KL reference is the base with the adapters off (no second copy); rollout "
+        "workers get the merged weights. Also the warm start's. ZeRO stage 0-2. Default 0.",
+    )
+    alpha: float = Field(
+        16.0, gt=0, description="LoRA scale numerator: updates are (alpha / rank) B A. Default 16."
+    )
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="Dropout on the adapters' input (the base runs without). Default 0."
+    )
+    target_modules: str | list[str] = Field(
+        "all-linear",
+        description="Layers that get adapters: 'all-linear' (every linear layer but the output head) "
+        "or module names, e.g. [q_proj, v_proj]. Default all-linear.",
+    )
+    save_merged: bool = Field(
+        True,
+        description="Checkpoints hold the merged model (loadable by launch.py eval --model and vLLM) "
+        "beside the adapter (adapter/, peft's format). False: the adapter and the training state only "
+        "(small; resumable, but evaluate it by merging it into its base first). Default True.",
+    )
+
+
 class LearnerConfig(Section):
     num_learners: int = Field(1, ge=1, description="Data-parallel learner actors. Default 1.")
     cpus_per_learner: float = Field(1.0, gt=0, description="Ray CPUs per learner actor. Default 1.")
@@ -390,6 +418,7 @@ class LearnerConfig(Section):
     backend: Literal["gloo", "nccl"] = Field(
         "gloo", description="torch.distributed backend: gloo on CPU, nccl on GPUs. Default gloo."
     )
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapters (learner.lora.*).")
 
 
 class TrainConfig(Section):
@@ -490,6 +519,13 @@ class RunConfig(Section):
                 lrn.micro_batch_size,
                 f"a divisor of the per-learner batch: train.prompts_per_step x rollout.group_size = "
                 f"{trn.prompts_per_step * roll.group_size} sequences over {lrn.num_learners} learner(s)",
+            ),
+            (
+                not (lrn.lora.rank and lrn.zero_stage == 3),
+                "learner.zero_stage",
+                lrn.zero_stage,
+                "0, 1 or 2 with learner.lora.rank > 0 (the frozen base is not sharded; ZeRO-2 shards "
+                "what LoRA trains)",
             ),
             (
                 trn.prompts_per_step % lrn.num_learners == 0,
@@ -598,20 +634,22 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         raise ConfigError(f"Override '{assignment}' is not of the form key.sub=value.")
     key, _, raw = assignment.partition("=")
     parts = key.strip().split(".")
-    if len(parts) != 2 or not all(parts):
+    if len(parts) not in (2, 3) or not all(parts):
         raise ConfigError(
-            f"Override key '{key}' must be section.field (e.g. algorithm.entropy_coef=0.4); "
-            f"did you mean '{_closest(key)}'?"
+            f"Override key '{key}' must be section.field (e.g. algorithm.entropy_coef=0.4, "
+            f"learner.lora.rank=8); did you mean '{_closest(key)}'?"
         )
-    section, field = parts
-    if section not in RunConfig.model_fields:
+    if parts[0] not in RunConfig.model_fields:
         raise ConfigError(
-            f"Unknown config section '{section}' in '{assignment}'; did you mean '{_closest(key)}'?"
+            f"Unknown config section '{parts[0]}' in '{assignment}'; did you mean '{_closest(key)}'?"
         )
-    node = data.setdefault(section, {})
-    if not isinstance(node, dict):
-        raise ConfigError(f"Config section '{section}' must be a mapping, got {node!r}.")
-    node[field] = parse_value(raw)
+    node = data
+    for depth, name in enumerate(parts[:-1]):
+        node = node.setdefault(name, {})
+        if not isinstance(node, dict):
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(f"Config section '{where}' must be a mapping, got {node!r}.")
+    node[parts[-1]] = parse_value(raw)
 
 
 def preset_path(name_or_path: str) -> Path:

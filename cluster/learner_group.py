@@ -33,6 +33,13 @@ def learner_settings(cfg: RunConfig) -> dict[str, Any]:
         gradient_checkpointing=lrn.gradient_checkpointing,
         max_tokens_per_micro_batch=lrn.max_tokens_per_micro_batch,
         single_pass=lrn.single_pass,
+        lora_rank=lrn.lora.rank,
+        lora_alpha=lrn.lora.alpha,
+        lora_dropout=lrn.lora.dropout,
+        lora_target_modules=lrn.lora.target_modules
+        if isinstance(lrn.lora.target_modules, str)
+        else tuple(lrn.lora.target_modules),
+        lora_save_merged=lrn.lora.save_merged,
         zero_stage=lrn.zero_stage,
         backend=lrn.backend,
         dtype=cfg.model.dtype,

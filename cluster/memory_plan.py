@@ -71,6 +71,22 @@ class Architecture:
         layer = h * q + 2 * h * kv + q * h + 3 * h * self.intermediate + 2 * h
         return self.vocab * h * (1 if self.tied else 2) + self.layers * layer + h
 
+    def lora_parameters(self, rank: int, targets: str | list[str]) -> int:
+        """Adapter parameters, rank x (inputs + outputs) per adapted projection of every layer
+        (names as in Llama/Qwen; 'all-linear' adapts all seven)."""
+        h, q, kv, i = (
+            self.hidden,
+            self.heads * self.head_dim,
+            self.kv_heads * self.head_dim,
+            self.intermediate,
+        )
+        sizes = {
+            "q_proj": h + q, "k_proj": h + kv, "v_proj": h + kv, "o_proj": q + h,
+            "gate_proj": h + i, "up_proj": h + i, "down_proj": i + h,
+        }  # fmt: skip
+        chosen = sizes if targets == "all-linear" else {k: v for k, v in sizes.items() if k in targets}
+        return self.layers * rank * sum(chosen.values())
+
     def activation_values(self) -> int:
         """Values one layer keeps per token for its backward pass."""
         return 6 * self.hidden + 2 * self.kv_heads * self.head_dim + 4 * self.intermediate
@@ -175,12 +191,18 @@ def learner_rows(
     else:
         activations = tokens * arch.layers * per_token
     optimizer = 12 if gpu and b == 2 else 8
+    trained, lora = psi, lrn.lora.rank > 0
+    if lora:
+        trained = arch.lora_parameters(lrn.lora.rank, lrn.lora.target_modules)
+    what = f"LoRA rank {lrn.lora.rank}: {trained / 1e6:.1f}M trained" if lora else ""
     rows = [
         (f"parameters ({psi / 1e9:.2f}B x {b} B{', ZeRO-3 / ' + str(n) if stage == 3 else ''})", psi * b / (n if stage == 3 else 1)),
-        (f"gradients{' (ZeRO-' + str(stage) + ' / ' + str(n) + ')' if stage >= 2 else ''}", psi * b / (n if stage >= 2 else 1)),
-        (f"AdamW states ({optimizer} B a parameter{', ZeRO / ' + str(n) if stage >= 1 else ''})", psi * optimizer / (n if stage >= 1 else 1)),
+        (f"gradients{' (ZeRO-' + str(stage) + ' / ' + str(n) + ')' if stage >= 2 else ''}{', ' + what if lora else ''}", trained * b / (n if stage >= 2 else 1)),
+        (f"AdamW states ({optimizer} B a parameter{', ZeRO / ' + str(n) if stage >= 1 else ''})", trained * optimizer / (n if stage >= 1 else 1)),
     ]  # fmt: skip
-    if cfg.algorithm.kl_coef > 0:
+    if lora:
+        rows.append(("adapters", trained * b))
+    if cfg.algorithm.kl_coef > 0 and not lora:  # LoRA: the reference is the base, adapters off
         rows.append(("reference model for the KL term (a full copy)", psi * b))
     what = "checkpointed" if checkpointing else "kept"
     rows.append((f"activations, {tokens:,} tokens a micro-batch ({what})", activations))

@@ -47,6 +47,8 @@ def _cache_key(cfg: RunConfig, model_dir: Path, prompts: list[Prompt]) -> str:
             ]
             # plain random batches keep the keys of caches made before the pool existed
             + ([m.warm_start_length_pool] if m.warm_start_length_pool != 1 else [])
+            # a LoRA warm start trains adapters only: another model (full fine-tuning keeps old keys)
+            + ([cfg.learner.lora.model_dump(exclude={"save_merged"})] if cfg.learner.lora.rank else [])
         ).encode()
     )
     for prompt in prompts:
@@ -112,6 +114,7 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
         lr_schedule="constant",
         lr_warmup_steps=0,
         total_steps=steps,
+        lora_save_merged=True,  # RL loads the warm-started model as a plain model
     )
     m = cfg.model
     started = time.time()

@@ -28,6 +28,7 @@ import torch.distributed as dist
 
 from learner import batch as batching
 from learner import checkpoint as ckpt
+from learner import lora
 from learner.batch import GroupBatch, SequenceBatch
 from learner.egpo import (
     cot_entropy,
@@ -100,6 +101,16 @@ class Learner:
         lm.eval()  # no dropout: the ratio of the first PPO pass must be exactly 1
         if self.cfg.gradient_checkpointing:
             enable_checkpointing(lm)
+        self.lora = self.cfg.lora_rank > 0
+        if self.lora:
+            targets = self.cfg.lora_target_modules
+            lora.add_adapters(
+                lm,
+                self.cfg.lora_rank,
+                self.cfg.lora_alpha,
+                self.cfg.lora_dropout,
+                targets if isinstance(targets, str) else list(targets),
+            )
         self.policy = CompletionHead(lm)
         ds_config = deepspeed_config(
             lr=self.cfg.lr,
@@ -116,9 +127,11 @@ class Learner:
             model_parameters=[p for p in self.policy.parameters() if p.requires_grad],
             config=ds_config,
         )
+        # The KL reference: a frozen copy, or with LoRA the policy's own base (its adapters off)
+        self.kl = self.cfg.kl_coef > 0
         self.reference: CompletionHead | None = None
         self.reference_is_source = True  # False once reset_reference() replaced the source weights
-        if self.cfg.kl_coef > 0:
+        if self.kl and not self.lora:
             ref = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=DTYPES[self.cfg.dtype])
             self.reference = CompletionHead(ref.eval().requires_grad_(False)).to(self.device)
         self.step = 0  # RL steps done (the lr schedule's clock)
@@ -192,6 +205,13 @@ class Learner:
     def _logits(self, head, mb: Batch) -> torch.Tensor:
         return head(**mb.model_inputs())
 
+    def _reference_logits(self, mb: Batch) -> torch.Tensor:
+        """The KL reference's logits (call under no_grad)."""
+        if self.lora:
+            with lora.adapters_off(self.policy.lm):
+                return self._logits(self.engine, mb)
+        return self._logits(self.reference, mb)
+
     def _observe(
         self, logits, mb: Batch, idx, temperature, cot, stats: _Stats, sampler, logp=None
     ) -> torch.Tensor:
@@ -262,9 +282,9 @@ class Learner:
                     logits = self._logits(self.engine, mb)
                     old_logp[k] = self._observe(logits, mb, idx, temperature, cot, stats, sampler)
                     del logits
-                if self.reference is not None and not ref_is_policy:
-                    ref_logp[k] = token_logprobs(self._logits(self.reference, mb), mb.targets, temperature)
-                elif self.reference is not None and not single_pass:
+                if self.kl and not ref_is_policy:
+                    ref_logp[k] = token_logprobs(self._reference_logits(mb), mb.targets, temperature)
+                elif self.kl and not single_pass:
                     ref_logp[k] = old_logp[k]  # no update since the reference was loaded: same weights
         is_weights: list[torch.Tensor | None] = [None] * len(micro)
         if stale and not single_pass:  # asynchronous mode: the rollouts came from an older policy
@@ -308,7 +328,7 @@ class Learner:
                         old = self._observe(logits.detach(), mb, idx, temperature, cot, stats, sampler, logp)
                         if stale:
                             is_weights[k] = self._is_weights(old, mb, idx, sampler, stats)
-                    ref = old if (self.reference is not None and ref_is_policy) else ref_logp[k]
+                    ref = old if (self.kl and ref_is_policy) else ref_logp[k]
                     rows = advantages()[idx] if idx else None
                 else:
                     ref = ref_logp[k]
@@ -453,11 +473,24 @@ class Learner:
         }
 
     def reset_reference(self) -> None:
-        """Make the current policy the frozen KL reference (call after a warm start). Collective under ZeRO-3."""
+        """Make the current policy the frozen KL reference (call after a warm start). Collective under ZeRO-3.
+
+        With LoRA the adapters are merged into the base, which is the reference, and start again from
+        zero (call :meth:`reset_optimizer` too)."""
+        if self.lora:
+            lora.merge_into_base(self.policy.lm)
+            self.reference_is_source = False
+            return
         weights = full_state_dict(self.policy.lm, self.cfg.zero_stage)
         if self.reference is not None:
             self.reference.lm.load_state_dict(weights)
             self.reference_is_source = False
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        """The policy's full weights under the model's names (LoRA: merged). Collective under ZeRO-3."""
+        if self.lora:
+            return lora.merged_state_dict(self.policy.lm)
+        return full_state_dict(self.policy.lm, self.cfg.zero_stage)
 
     def reset_optimizer(self) -> None:
         """Forget the Adam moments (they are re-initialised lazily on the next step)."""
@@ -487,7 +520,7 @@ class Learner:
         """
         from common.flat_weights import pack
 
-        weights = full_state_dict(self.policy.lm, self.cfg.zero_stage)
+        weights = self._weights()
         if self.rank != 0:
             return [], []
         return pack(weights.items(), bucket_bytes)
@@ -552,8 +585,9 @@ class Learner:
                 tag=ckpt.DEEPSPEED_TAG,
                 client_state={"rl_step": self.step},
                 save_latest=False,
+                exclude_frozen_parameters=self.lora,  # LoRA: the base is the model (or reference) file
             )
-        weights = full_state_dict(self.policy.lm, self.cfg.zero_stage)
+        weights = self._weights() if not self.lora or self.cfg.lora_save_merged else None
         if self.rank == 0:
             state = {
                 "rl_step": self.step,
@@ -562,9 +596,13 @@ class Learner:
                 "settings": self.cfg.as_dict(),
             }
             reference = None
-            if self.reference is not None and not self.reference_is_source:
+            if self.lora and not self.reference_is_source:
+                reference = lora.base_state_dict(self.policy.lm)
+            elif self.reference is not None and not self.reference_is_source:
                 reference = self.reference.lm.state_dict()
             ckpt.write_hf_dir(self.policy.lm, weights, tmp, self.model_path, state, reference)
+            if self.lora:
+                lora.save_adapter(self.policy.lm, tmp, str(self.model_path))
         self._barrier()
         if self.rank == 0:
             ckpt.publish(tmp, path)
@@ -580,13 +618,19 @@ class Learner:
                 f"this run has {self.world_size}"
             )
         loaded, client = self.engine.load_checkpoint(
-            str(path / ckpt.DEEPSPEED_DIR), tag=ckpt.DEEPSPEED_TAG, load_lr_scheduler_states=False
+            str(path / ckpt.DEEPSPEED_DIR),
+            tag=ckpt.DEEPSPEED_TAG,
+            load_lr_scheduler_states=False,
+            load_module_strict=not self.lora,  # LoRA: the engine state holds the adapters only
         )
         if loaded is None:
             raise FileNotFoundError(f"DeepSpeed found no engine state under {path / ckpt.DEEPSPEED_DIR}")
         self.step = int(client.get("rl_step", state["rl_step"]))
         reference = ckpt.read_reference(path)
-        if self.reference is not None and reference is not None:
+        if self.lora and reference is not None:
+            lora.load_base(self.policy.lm, reference)
+            self.reference_is_source = False
+        elif self.reference is not None and reference is not None:
             self.reference.lm.load_state_dict(reference)
             self.reference_is_source = False
         return self.step

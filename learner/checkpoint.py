@@ -6,6 +6,8 @@ Layout of ``<path>/``::
     tokenizer.json, tokenizer_config.json, ...                copied from the model directory
     learner_state.json                                        RL step, settings, source model
     reference.safetensors                                     the KL reference, when it is not the source model
+                                                              (LoRA: the base the adapter applies to)
+    adapter/adapter_config.json, adapter_model.safetensors    LoRA only: the adapter, in peft's format
     deepspeed/state/...                                       optimizer + engine state per rank (resume)
 
 Everything is written to ``.<name>.tmp`` next to the target and renamed at the end, so a crash
@@ -57,14 +59,16 @@ def copy_tokenizer_files(model_dir: Path, out_dir: Path) -> list[str]:
 
 def write_hf_dir(
     lm: torch.nn.Module,
-    state_dict: dict[str, torch.Tensor],
+    state_dict: dict[str, torch.Tensor] | None,
     out_dir: Path,
     model_dir: Path,
     state: dict,
     reference: dict[str, torch.Tensor] | None,
 ) -> None:
-    """Rank 0's part: the HF model files, the tokenizer, the learner state and (optionally) the reference."""
-    lm.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
+    """Rank 0's part: the HF model files (unless ``state_dict`` is None: a LoRA checkpoint without the
+    merged model), the tokenizer, the learner state and (optionally) the reference."""
+    if state_dict is not None:
+        lm.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
     copy_tokenizer_files(model_dir, out_dir)
     (out_dir / STATE_FILE).write_text(json.dumps(state, indent=2, sort_keys=True))
     if reference is not None:

@@ -27,6 +27,11 @@ class LearnerSettings:
     gradient_checkpointing: bool = False  # recompute each decoder layer in the backward pass
     max_tokens_per_micro_batch: int | None = None  # pack micro-batches by padded tokens, not by count
     single_pass: bool = True  # one epoch: pi_old's log-probs from the update's own forward pass
+    lora_rank: int = 0  # 0: train every weight; > 0: LoRA adapters of this rank (learner/lora.py)
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_target_modules: str | tuple[str, ...] = "all-linear"
+    lora_save_merged: bool = True  # checkpoints hold the merged model beside the adapter
     # algorithm.*
     entropy_coef: float = 0.4  # lambda of Eq. 5
     alpha: float = 2.0
@@ -61,6 +66,9 @@ class LearnerSettings:
                 ">= 1 or None",
             ),
             (0 < self.adam_beta2 < 1, "adam_beta2", "in (0, 1)"),
+            (self.lora_rank >= 0, "lora_rank", ">= 0"),
+            (0 <= self.lora_dropout < 1, "lora_dropout", "in [0, 1)"),
+            (not (self.lora_rank and self.zero_stage == 3), "zero_stage", "0, 1 or 2 with LoRA"),
             (self.ppo_epochs >= 1, "ppo_epochs", ">= 1"),
             (self.zero_stage in (0, 1, 2, 3), "zero_stage", "0, 1, 2 or 3"),
             (self.backend in ("gloo", "nccl"), "backend", "'gloo' or 'nccl'"),

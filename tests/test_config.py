@@ -43,6 +43,15 @@ def test_every_field_is_documented():
     assert not missing
 
 
+def test_nested_overrides_and_lora_needs_zero_stage_below_3():
+    cfg = load_config("tiny", ["learner.lora.rank=8", "learner.lora.target_modules=[q_proj, v_proj]"])
+    assert cfg.learner.lora.rank == 8 and cfg.learner.lora.target_modules == ["q_proj", "v_proj"]
+    with pytest.raises(ConfigError, match="learner.lora.rnak"):
+        load_config("tiny", ["learner.lora.rnak=8"])
+    with pytest.raises(ConfigError, match="learner.zero_stage=3: expected 0, 1 or 2 with learner.lora.rank"):
+        load_config("tiny", ["learner.lora.rank=8", "learner.zero_stage=3"])
+
+
 def test_overrides_are_typed_and_applied():
     cfg = load_config("tiny", ["algorithm.entropy_coef=0", "train.steps=3", "data.val_path=null"])
     assert cfg.algorithm.entropy_coef == 0.0 and cfg.train.steps == 3 and cfg.data.val_path is None

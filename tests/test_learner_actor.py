@@ -52,6 +52,11 @@ def tokenizer(tiny_model_dir):
 
 @pytest.fixture(scope="module")
 def rl_batch(tokenizer):
+    return build_rl_batch(tokenizer)
+
+
+def build_rl_batch(tokenizer) -> dict:
+    """Two groups of three: a call prompt and a currency prompt, group-major, with rewards."""
     prompts = [tokenizer.encode(CHAT_PROMPTS[i // GROUP]) for i in range(len(COMPLETIONS))]
     completions = [tokenizer.encode(c) for c in COMPLETIONS]
     return {

@@ -30,6 +30,22 @@ def test_parameter_count_and_sharding_follow_the_model_and_the_zero_stage():
     assert states(3) == [2 * psi / n, 2 * psi / n, 12 * psi / n]
 
 
+def test_lora_plans_states_for_the_adapters_and_no_reference_copy():
+    arch = Architecture.from_config(SMOLLM2)
+    # rank x (in + out) of q k v o gate up down, 30 layers: what peft adds to SmolLM2-135M at rank 8
+    per_layer = (576 + 576) + 2 * (576 + 192) + (576 + 576) + 3 * (576 + 1536)
+    assert arch.lora_parameters(8, "all-linear") == 30 * 8 * per_layer
+    assert arch.lora_parameters(8, ["q_proj", "v_proj"]) == 30 * 8 * (576 + 576 + 576 + 192)
+
+    full = dict(memory_plan(load_config("qwen3-4b-paper", ["learner.zero_stage=2"])).roles[0].rows)
+    cfg = load_config("qwen3-4b-paper", ["learner.zero_stage=2", "learner.lora.rank=16"])
+    rows = dict(memory_plan(cfg).roles[0].rows)
+    trained = architecture(cfg)[0].lora_parameters(16, "all-linear")
+    assert next(v for k, v in rows.items() if k.startswith("AdamW")) == 12 * trained / 16
+    assert any(k.startswith("reference") for k in full) and not any(k.startswith("reference") for k in rows)
+    assert sum(rows.values()) < sum(full.values()) - 10 * GIB
+
+
 def test_the_paper_preset_fits_its_h200_cluster_and_not_without_checkpointing(capsys):
     assert launch.main(["plan", "--config", "qwen3-4b-paper"]) == 0
     out = capsys.readouterr().out
