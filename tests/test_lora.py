@@ -96,13 +96,26 @@ def test_load_base_rejects_weights_of_another_model(adapted):
 
 # -- the learner actor ----------------------------------------------------------------------------
 
+LORA = {"lr": 3e-3, "kl_coef": 0.01, "lora_rank": 4, "lora_alpha": 8.0}
+
+
+def _resumes_to(ray_cluster, model_dir, ckpt, step: int, rl_batch, want) -> None:
+    """A fresh LoRA learner loads ``ckpt``: it is at ``step`` and gives the log-probs ``want``."""
+    (again,) = make_learners(model_dir, **LORA)
+    assert ray_cluster.get(again.load_checkpoint.remote(str(ckpt))) == step
+    got = ray_cluster.get(
+        again.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+    )
+    torch.testing.assert_close(torch.tensor(got[0]), torch.tensor(want[0]), atol=1e-6, rtol=0)
+    ray_cluster.kill(again)
+
 
 def test_lora_learner_trains_adapters_and_keeps_the_base_as_reference(
     ray_cluster, tiny_model_dir, rl_batch, tmp_path
 ):
     from safetensors.torch import load_file
 
-    (actor,) = make_learners(tiny_model_dir, lr=3e-3, kl_coef=0.01, lora_rank=4, lora_alpha=8.0)
+    (actor,) = make_learners(tiny_model_dir, **LORA)
     source = _load(tiny_model_dir).state_dict()
     prompts, completions = rl_batch["prompt_ids"], rl_batch["completion_ids"]
     before = ray_cluster.get(actor.compute_logprobs.remote(prompts, completions, 0.7))
@@ -126,18 +139,12 @@ def test_lora_learner_trains_adapters_and_keeps_the_base_as_reference(
     ray_cluster.kill(plain)
 
     # Resume: the engine state holds the adapters; the step and the policy come back.
-    (again,) = make_learners(tiny_model_dir, lr=3e-3, kl_coef=0.01, lora_rank=4, lora_alpha=8.0)
-    assert ray_cluster.get(again.load_checkpoint.remote(str(ckpt))) == 2
-    restored = ray_cluster.get(again.compute_logprobs.remote(prompts, completions, 0.7))
-    torch.testing.assert_close(torch.tensor(restored[0]), torch.tensor(after[0]), atol=1e-6, rtol=0)
+    _resumes_to(ray_cluster, tiny_model_dir, ckpt, 2, rl_batch, after)
     ray_cluster.kill(actor)
-    ray_cluster.kill(again)
 
 
 def test_adapter_only_checkpoints_and_the_merged_reference(ray_cluster, tiny_model_dir, rl_batch, tmp_path):
-    (actor,) = make_learners(
-        tiny_model_dir, lr=3e-3, kl_coef=0.01, lora_rank=4, lora_alpha=8.0, lora_save_merged=False
-    )
+    (actor,) = make_learners(tiny_model_dir, **LORA, lora_save_merged=False)
     prompts, completions = rl_batch["prompt_ids"], rl_batch["completion_ids"]
     ray_cluster.get(actor.sft_step.remote({"prompt_ids": prompts, "completion_ids": completions}))
     ray_cluster.get(actor.reset_reference.remote())  # after a warm start: merged into the base
@@ -150,12 +157,8 @@ def test_adapter_only_checkpoints_and_the_merged_reference(ray_cluster, tiny_mod
         small / "reference.safetensors"
     ).is_file()
     want = ray_cluster.get(actor.compute_logprobs.remote(prompts, completions, 0.7))
-    (again,) = make_learners(tiny_model_dir, lr=3e-3, kl_coef=0.01, lora_rank=4, lora_alpha=8.0)
-    assert ray_cluster.get(again.load_checkpoint.remote(str(small))) == 1
-    got = ray_cluster.get(again.compute_logprobs.remote(prompts, completions, 0.7))
-    torch.testing.assert_close(torch.tensor(got[0]), torch.tensor(want[0]), atol=1e-6, rtol=0)
+    _resumes_to(ray_cluster, tiny_model_dir, small, 1, rl_batch, want)
     ray_cluster.kill(actor)
-    ray_cluster.kill(again)
 
 
 # -- end to end -----------------------------------------------------------------------------------
