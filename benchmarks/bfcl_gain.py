@@ -17,7 +17,7 @@ on the same BFCL questions.
 A step already done is not redone: a finished run (its report.json) is reused, an interrupted one
 resumed, and an evaluation whose summary exists with the same questions is read back.
 
-    .venv/bin/python benchmarks/bfcl_gain.py                          # ~1 h on 2 cores
+    .venv/bin/python benchmarks/bfcl_gain.py                          # ~30 min on 2 cores (+9 the first time)
     .venv/bin/python benchmarks/bfcl_gain.py --limit 10 --name quick --set train.steps=2
     .venv/bin/python benchmarks/bfcl_gain.py --name s1 --from runs/bfcl-gain/warm_start \
         --set train.seed=1 --set data.shuffle_seed=1               # another RL seed, same warm start

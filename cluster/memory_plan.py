@@ -204,10 +204,10 @@ def learner_rows(
     trained, lora = psi, lrn.lora.rank > 0
     if lora:
         trained = arch.lora_parameters(lrn.lora.rank, lrn.lora.target_modules)
-    what = f"LoRA rank {lrn.lora.rank}: {trained / 1e6:.1f}M trained" if lora else ""
+    adapters = f", LoRA rank {lrn.lora.rank}: {trained / 1e6:.1f}M trained" if lora else ""
     rows = [
         (f"parameters ({psi / 1e9:.2f}B x {b} B{', ZeRO-3 / ' + str(n) if stage == 3 else ''})", psi * b / (n if stage == 3 else 1)),
-        (f"gradients{' (ZeRO-' + str(stage) + ' / ' + str(n) + ')' if stage >= 2 else ''}{', ' + what if lora else ''}", trained * b / (n if stage >= 2 else 1)),
+        (f"gradients{' (ZeRO-' + str(stage) + ' / ' + str(n) + ')' if stage >= 2 else ''}{adapters}", trained * b / (n if stage >= 2 else 1)),
         (f"AdamW states ({optimizer} B a parameter{', ZeRO / ' + str(n) if stage >= 1 else ''})", trained * optimizer / (n if stage >= 1 else 1)),
     ]  # fmt: skip
     if lora:

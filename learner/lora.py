@@ -53,10 +53,6 @@ def layers(lm: nn.Module) -> list[nn.Module]:
     return [m for m in lm.modules() if isinstance(m, LoraLayer)]
 
 
-def has_adapters(lm: nn.Module) -> bool:
-    return hasattr(lm, "lora_config")
-
-
 @contextmanager
 def adapters_off(lm: nn.Module) -> Iterator[None]:
     """Run the base model: every adapter contributes nothing inside the block (use under no_grad)."""
