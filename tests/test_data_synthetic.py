@@ -218,3 +218,52 @@ def test_category_weights_change_the_training_mix_only(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main(["--out", str(tmp_path), "--category-weights", bad])
         assert says in capsys.readouterr().err
+
+
+def test_look_alike_irrelevance_offers_the_needed_parameters_under_another_subject(tmp_path, capsys):
+    from cluster.synthetic.generated import SUBJECTS, look_alikes
+
+    triangle = _generated_tool_about("the area of a triangle")
+    rng = random.Random(0)
+    drawn = [tool for _ in range(40) for tool in look_alikes(rng, triangle, 2, "train")]
+    for tool in drawn:  # the same parameters, never the same subject
+        assert tool.params == triangle.params and tool.topic != triangle.topic
+        assert "triangle_area" not in tool.name and tool.topic in {phrase for phrase, _ in SUBJECTS}
+    assert any(t.topic == "the area of a circle" for t in drawn)  # a subject sharing a word, often
+    assert len({t.topic for t in drawn}) > 5  # and others
+    weather = next(f for f in FUNCTIONS if f.name == "get_weather")  # hand-written tools get them too
+    assert all(t.params == weather.params for t in look_alikes(rng, weather, 2, "val"))
+
+    main(["--out", str(tmp_path), "--train", "200", "--val", "40", "--unseen", "0", "--functions", "all",
+          "--generated-share", "0.5", "--category-weights", "irrelevance=1,missing_param=0",
+          "--look-alike-share", "1"])  # fmt: skip
+    train = load_samples(tmp_path / "train.jsonl.gz").samples
+    irrelevance = [s for s in train if s.category == "irrelevance"]
+    assert len(irrelevance) > 100
+    for sample in irrelevance:  # every offered tool takes the same parameters; no call is the answer
+        shapes = {tuple(t["parameters"]["properties"]) for t in sample.tools}
+        assert len(shapes) == 1 and sample.ground_truth == []
+        assert score(sample.reference, [], sample.tools, "irrelevance") == 1.0
+    multiple = [s for s in train if s.category == "multiple"]  # call tasks too: a shape is no cue
+    assert multiple and all(
+        len({tuple(t["parameters"]["properties"]) for t in s.tools}) == 1 for s in multiple
+    )
+    assert all(score(s.reference, s.ground_truth, s.tools, "multiple") == 1.0 for s in multiple)
+    val = load_samples(tmp_path / "val.jsonl").samples  # validation keeps other-family tools
+    assert any(
+        len({tuple(t["parameters"]["properties"]) for t in s.tools}) > 1 for s in val if not s.ground_truth
+    )
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--look-alike-share", "2"])
+    assert "expected a share between 0 and 1" in capsys.readouterr().err
+
+
+def _generated_tool_about(topic: str):
+    from cluster.synthetic.generated import generated_tools
+
+    rng = random.Random(1)
+    for _ in range(500):
+        for tool in generated_tools(rng, 5, "train"):
+            if tool.topic == topic:
+                return tool
+    raise AssertionError(f"no generated tool about {topic}")

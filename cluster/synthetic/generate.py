@@ -32,7 +32,7 @@ from typing import Any
 
 from cluster.data.sample import Sample
 from cluster.synthetic.families import FAMILY_OF, FUNCTIONS, Function, slots
-from cluster.synthetic.generated import generated_tools, join_words
+from cluster.synthetic.generated import generated_tools, join_words, look_alikes
 from cluster.synthetic.pools import POOLS
 from reward import gold_to_calls, render_calls
 
@@ -109,6 +109,10 @@ class TaskWriter:
 
     ``split`` ("train" or "val") picks the phrasings and tool sets; ``values`` picks the side of
     the value pools ("train": values training uses; "val": held out, never in training).
+    ``look_alike_share``: the share of multiple and irrelevance tasks whose other offered tools
+    look like the one the request needs (:func:`~cluster.synthetic.generated.look_alikes`: its
+    parameters under another subject) instead of being drawn from the rest. In both categories,
+    so that a set of tools with one parameter shape is no cue to abstain.
     """
 
     def __init__(
@@ -117,11 +121,13 @@ class TaskWriter:
         split: str,
         values: str = "train",
         functions: tuple[Function, ...] = FUNCTIONS,
+        look_alike_share: float = 0.0,
     ):
         self.rng = rng
         self.split = split
         self.values = values
         self.functions = functions
+        self.look_alike_share = look_alike_share
 
     # --- requests ---------------------------------------------------------------------------
     def value(self, function: Function, param_name: str, avoid: tuple[Any, ...] = ()) -> Any:
@@ -210,6 +216,15 @@ class TaskWriter:
         ]
         return self.rng.sample(pool, count)
 
+    def others(
+        self, chosen: list[Function], look_alike: bool = False, other_families: bool = False
+    ) -> list[Function]:
+        """1-2 tools offered beside (or, on irrelevance, instead of) ``chosen``'s one function: in
+        ``look_alike_share`` of the tasks that allow it, look-alikes of it; else distractors."""
+        if look_alike and self.look_alike_share and self.rng.random() < self.look_alike_share:
+            return look_alikes(self.rng, chosen[0], self.rng.randint(1, 2), self.split)
+        return self.distractors(chosen, self.rng.randint(1, 2), other_families)
+
     def toolset(self, functions: list[Function]) -> list[dict[str, Any]]:
         shuffled = list(functions)
         self.rng.shuffle(shuffled)
@@ -220,7 +235,7 @@ class TaskWriter:
         function = self.rng.choice(self.functions)
         if category in ("simple", "multiple"):
             text, stated = self.request(function)
-            extra = [] if category == "simple" else self.distractors([function], self.rng.randint(1, 2))
+            extra = [] if category == "simple" else self.others([function], look_alike=True)
             gt = [self.gold(function, stated)]
             return self._record(
                 text, [function, *extra], gt, self.call_reference([function.topic], [function.name], gt)
@@ -246,7 +261,7 @@ class TaskWriter:
             return self._record(self.join(first, second), [function, other, *extra], gt, ref)
         if category == "irrelevance":
             text, _ = self.request(function)
-            offered = self.distractors([function], self.rng.randint(1, 2), other_families=True)
+            offered = self.others([function], look_alike=True, other_families=True)
             think = f"The user wants {function.topic}. No given function does that."
             return self._record(text, offered, [], f"<think>{think}</think>{NO_CALL_IRRELEVANT}")
         if category == "missing_param":
@@ -282,17 +297,20 @@ def generate_split(
     functions: tuple[Function, ...] | None = None,
     generated_share: float = 0.0,
     category_weights: dict[str, float] | None = None,
+    look_alike_share: float = 0.0,
 ) -> list[Sample]:
     """``count`` distinct samples of ``split`` ("train" or "val"), categories drawn by
     ``CATEGORY_WEIGHTS``. ``values`` is the side of the value pools: "train" (the default, for
     both splits) or "val", the held-out values of the unseen-values slice. ``functions``: the
     tools to write tasks for (default :data:`SHIPPED_FUNCTIONS`). ``generated_share``: the share
     of tasks written over fresh generated tools (:mod:`cluster.synthetic.generated`) instead.
-    ``category_weights``: the mix of categories (default ``CATEGORY_WEIGHTS``)."""
+    ``category_weights``: the mix of categories (default ``CATEGORY_WEIGHTS``).
+    ``look_alike_share``: the share of multiple and irrelevance tasks offered look-alike tools
+    (default none)."""
     unseen = split == "val" and values == "val"
     rng = random.Random(f"egpo-synthetic-{seed}-{split}" + ("-unseen" if unseen else ""))
     functions = functions or SHIPPED_FUNCTIONS
-    writer = TaskWriter(rng, split, values, functions)
+    writer = TaskWriter(rng, split, values, functions, look_alike_share)
     mix = category_weights or CATEGORY_WEIGHTS
     categories, weights = list(mix), list(mix.values())
     samples: list[Sample] = []
@@ -379,10 +397,20 @@ def main(argv: list[str] | None = None) -> None:
         help="the training split's category mix, e.g. 'missing_param=0.05,irrelevance=0.1' (others keep "
         "their default weight; weights are relative); validation keeps the default mix, so the effect shows",
     )
+    parser.add_argument(
+        "--look-alike-share",
+        type=float,
+        default=0.0,
+        help="share of the training split's multiple and irrelevance tasks whose other tools take the "
+        "needed tool's parameters under another subject (matching names or arguments misleads); "
+        "default 0, validation keeps 0",
+    )
     args = parser.parse_args(argv)
     weights = _category_weights(args.category_weights, parser) if args.category_weights else None
     if not 0.0 <= args.generated_share <= 1.0:
         parser.error(f"--generated-share {args.generated_share}: expected a share between 0 and 1")
+    if not 0.0 <= args.look_alike_share <= 1.0:
+        parser.error(f"--look-alike-share {args.look_alike_share}: expected a share between 0 and 1")
     functions = _functions(args.functions, parser)
     args.out.mkdir(parents=True, exist_ok=True)
     share = args.generated_share
@@ -394,6 +422,7 @@ def main(argv: list[str] | None = None) -> None:
             functions=functions,
             generated_share=share,
             category_weights=weights,
+            look_alike_share=args.look_alike_share,
         ),
         "val.jsonl": generate_split("val", args.val, args.seed, functions=functions, generated_share=share)
         + generate_split(

@@ -95,6 +95,38 @@ def generated_tools(rng: random.Random, count: int, split: str) -> list[Function
     return tools
 
 
+STOP_WORDS = frozenset({"the", "a", "an", "of", "for", "between", "two", "needed"})
+
+
+def look_alikes(rng: random.Random, tool: Function, count: int, split: str) -> list[Function]:
+    """``count`` generated tools that do not do what ``tool`` does but look like it: each takes
+    exactly ``tool``'s parameters, and its subject shares a word with ``tool``'s where one can
+    (``the area of a circle`` for ``the area of a triangle``). Offered for a request to ``tool``,
+    they make a no-call task that reading names or argument names cannot solve, as BFCL's
+    irrelevance questions (a triangle's base and height offered a body-mass-index tool that takes
+    a height)."""
+    namespaces = NAMESPACES[:-1] if split == "train" else NAMESPACES[-1:]
+    words = _content_words(tool.topic)
+    others = [s for s in SUBJECTS if s[0] != tool.topic and s[1] not in tool.name]
+    close = [s for s in others if _content_words(s[0]) & words]
+    picked: list[tuple[str, str]] = []
+    for _ in range(count):
+        choices = [s for s in (close if close and rng.random() < 0.5 else others) if s not in picked]
+        picked.append(rng.choice(choices or [s for s in others if s not in picked]))
+    tools = []
+    for phrase, snake in picked:
+        verb = rng.choice(VERBS)
+        name = f"{verb}_{snake}"
+        if rng.random() < 0.4:
+            name = f"{rng.choice(namespaces)}.{name}"
+        tools.append(Function(name, f"{verb.capitalize()} {phrase}.", tool.params, phrase, (), ()))
+    return tools
+
+
+def _content_words(phrase: str) -> set[str]:
+    return {w for w in phrase.lower().replace("-", " ").split() if w not in STOP_WORDS}
+
+
 def _items(kind: str) -> str | None:
     return {"int_list": "integer", "city_list": "string"}.get(kind)
 
