@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.data import Sample, load_samples
+from envs import bfcl as envs_bfcl
 
 # Single-turn categories scored by the AST checker (Python) or by the presence of calls.
 NON_LIVE_AST = ("simple_python", "multiple", "parallel", "parallel_multiple")
@@ -52,20 +53,11 @@ class BfclError(ValueError):
 
 
 def data_dir() -> Path:
-    """``bfcl_eval/data`` of the installed package, found without importing it."""
+    """``bfcl_eval/data`` of the installed package (``envs.bfcl.data_dir``), as a ``BfclError``."""
     try:
-        spec = importlib.util.find_spec("bfcl_eval")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise BfclError(
-            "the bfcl-eval package is not installed, so there are no BFCL questions to evaluate on; "
-            "install it without its heavy dependencies: pip install --no-deps bfcl-eval==2026.3.23 filelock"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data"
-    if not (path / f"BFCL_v4_{SINGLE_TURN[0]}.json").is_file():
-        raise BfclError(f"the bfcl-eval package at {path.parent} has no BFCL_v4_*.json data files")
-    return path
+        return envs_bfcl.data_dir()
+    except envs_bfcl.BfclEnvError as error:
+        raise BfclError(str(error)) from None
 
 
 def parse_categories(text: str) -> list[str]:

@@ -55,7 +55,12 @@ def bytes_per_token(model_dir: str | Path, dtype: str) -> int:
     heads = int(config["num_attention_heads"])
     kv_heads = int(config.get("num_key_value_heads") or heads)
     head_dim = int(config.get("head_dim") or config["hidden_size"] // heads)
-    return 2 * layers * kv_heads * head_dim * DTYPE_BYTES[dtype]
+    return kv_bytes(layers, kv_heads, head_dim, DTYPE_BYTES[dtype])
+
+
+def kv_bytes(layers: int, kv_heads: int, head_dim: int, dtype_bytes: int) -> int:
+    """Bytes of one token's keys and values across ``layers`` layers."""
+    return 2 * layers * kv_heads * head_dim * dtype_bytes
 
 
 def _blocks(tokens: int) -> int:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.config import REPO_ROOT, RunConfig
-from cluster.kv_cache import DTYPE_BYTES, GIB, kv_cache_plan
+from cluster.kv_cache import DTYPE_BYTES, GIB, kv_bytes, kv_cache_plan
 
 ARCHITECTURES = REPO_ROOT / "configs" / "architectures"
 # Measured on CPU (peak resident memory of each actor over a tiny-preset run, less its tensors)
@@ -102,7 +102,7 @@ class Architecture:
         return 6 * self.hidden + 2 * self.kv_heads * self.head_dim + 4 * self.intermediate
 
     def kv_bytes_per_token(self, dtype_bytes: int) -> int:
-        return 2 * self.layers * self.kv_heads * self.head_dim * dtype_bytes
+        return kv_bytes(self.layers, self.kv_heads, self.head_dim, dtype_bytes)
 
 
 def architecture(cfg: RunConfig, model_dir: str | Path | None = None) -> tuple[Architecture, str]:

@@ -67,13 +67,20 @@ class TurnCheck:
 
 
 def data_dir() -> Path:
-    """``bfcl_eval/data`` of the installed package (located, not imported)."""
-    spec = importlib.util.find_spec("bfcl_eval")
+    """``bfcl_eval/data`` of the installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec("bfcl_eval")
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise BfclEnvError(
-            "the bfcl-eval package is not installed: pip install --no-deps bfcl-eval==2026.3.23"
+            "the bfcl-eval package is not installed, so there are no BFCL questions to evaluate on; "
+            "install it without its heavy dependencies: pip install --no-deps bfcl-eval==2026.3.23 filelock"
         )
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data"
+    if not (path / "BFCL_v4_simple_python.json").is_file():
+        raise BfclEnvError(f"the bfcl-eval package at {path.parent} has no BFCL_v4_*.json data files")
+    return path
 
 
 def load_entries(category: str, limit: int | None = None) -> list[dict[str, Any]]:
