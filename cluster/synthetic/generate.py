@@ -216,14 +216,12 @@ class TaskWriter:
         ]
         return self.rng.sample(pool, count)
 
-    def others(
-        self, chosen: list[Function], look_alike: bool = False, other_families: bool = False
-    ) -> list[Function]:
-        """1-2 tools offered beside (or, on irrelevance, instead of) ``chosen``'s one function: in
-        ``look_alike_share`` of the tasks that allow it, look-alikes of it; else distractors."""
-        if look_alike and self.look_alike_share and self.rng.random() < self.look_alike_share:
-            return look_alikes(self.rng, chosen[0], self.rng.randint(1, 2), self.split)
-        return self.distractors(chosen, self.rng.randint(1, 2), other_families)
+    def others(self, function: Function, other_families: bool = False) -> list[Function]:
+        """1-2 tools offered beside ``function`` (on irrelevance, instead of it): in
+        ``look_alike_share`` of the tasks, look-alikes of it; else distractors."""
+        if self.look_alike_share and self.rng.random() < self.look_alike_share:
+            return look_alikes(self.rng, function, self.rng.randint(1, 2), self.split)
+        return self.distractors([function], self.rng.randint(1, 2), other_families)
 
     def toolset(self, functions: list[Function]) -> list[dict[str, Any]]:
         shuffled = list(functions)
@@ -235,7 +233,7 @@ class TaskWriter:
         function = self.rng.choice(self.functions)
         if category in ("simple", "multiple"):
             text, stated = self.request(function)
-            extra = [] if category == "simple" else self.others([function], look_alike=True)
+            extra = [] if category == "simple" else self.others(function)
             gt = [self.gold(function, stated)]
             return self._record(
                 text, [function, *extra], gt, self.call_reference([function.topic], [function.name], gt)
@@ -261,7 +259,7 @@ class TaskWriter:
             return self._record(self.join(first, second), [function, other, *extra], gt, ref)
         if category == "irrelevance":
             text, _ = self.request(function)
-            offered = self.others([function], look_alike=True, other_families=True)
+            offered = self.others(function, other_families=True)
             think = f"The user wants {function.topic}. No given function does that."
             return self._record(text, offered, [], f"<think>{think}</think>{NO_CALL_IRRELEVANT}")
         if category == "missing_param":

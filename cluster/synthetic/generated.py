@@ -74,13 +74,9 @@ MISSING = ("{Verb} {subject} for me.", "I need {subject}.", "Can you {verb} {sub
 def generated_tools(rng: random.Random, count: int, split: str) -> list[Function]:
     """``count`` fresh tools with distinct subjects (names may repeat a verb, never a subject)."""
     patterns = PATTERNS[:-1] if split == "train" else PATTERNS[-1:]
-    namespaces = NAMESPACES[:-1] if split == "train" else NAMESPACES[-1:]
     tools = []
     for phrase, snake in rng.sample(SUBJECTS, count):
-        verb = rng.choice(VERBS)
-        name = f"{verb}_{snake}"
-        if rng.random() < 0.4:
-            name = f"{rng.choice(namespaces)}.{name}"
+        verb, name = _verb_and_name(rng, snake, split)
         chosen = rng.sample(PARAMETERS, rng.randint(1, 3))
         params = tuple(
             Param(p_name, p_type, f"The {p_name.replace('_', ' ')}.", pool=kind, items=_items(kind))
@@ -105,7 +101,6 @@ def look_alikes(rng: random.Random, tool: Function, count: int, split: str) -> l
     they make a no-call task that reading names or argument names cannot solve, as BFCL's
     irrelevance questions (a triangle's base and height offered a body-mass-index tool that takes
     a height)."""
-    namespaces = NAMESPACES[:-1] if split == "train" else NAMESPACES[-1:]
     words = _content_words(tool.topic)
     others = [s for s in SUBJECTS if s[0] != tool.topic and s[1] not in tool.name]
     close = [s for s in others if _content_words(s[0]) & words]
@@ -115,12 +110,19 @@ def look_alikes(rng: random.Random, tool: Function, count: int, split: str) -> l
         picked.append(rng.choice(choices or [s for s in others if s not in picked]))
     tools = []
     for phrase, snake in picked:
-        verb = rng.choice(VERBS)
-        name = f"{verb}_{snake}"
-        if rng.random() < 0.4:
-            name = f"{rng.choice(namespaces)}.{name}"
+        verb, name = _verb_and_name(rng, snake, split)
         tools.append(Function(name, f"{verb.capitalize()} {phrase}.", tool.params, phrase, (), ()))
     return tools
+
+
+def _verb_and_name(rng: random.Random, snake: str, split: str) -> tuple[str, str]:
+    """A tool's verb and its name (``verb_snake``, in 40% of names under a namespace of ``split``)."""
+    verb = rng.choice(VERBS)
+    name = f"{verb}_{snake}"
+    if rng.random() < 0.4:
+        namespaces = NAMESPACES[:-1] if split == "train" else NAMESPACES[-1:]
+        name = f"{rng.choice(namespaces)}.{name}"
+    return verb, name
 
 
 def _content_words(phrase: str) -> set[str]:
