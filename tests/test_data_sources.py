@@ -3,7 +3,6 @@ read through the same format loaders and validation as files, errors naming the 
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
@@ -16,7 +15,7 @@ from cluster.data import load_samples
 from cluster.data.loaders import DataSourceError
 from cluster.data.validate import DataError
 from cluster.feed import load_splits
-from tests.conftest import REPO_ROOT, SMALL_RUN
+from tests.conftest import REPO_ROOT
 from tests.test_data_loaders import (
     BFCL_IRRELEVANCE,
     BFCL_LIVE,
@@ -103,21 +102,3 @@ def test_a_missing_data_file_names_its_config_field():
         ValueError, match=r"^data.val_path='data/nothing-here.jsonl': data file .* does not exist"
     ):
         load_splits(cfg, log=lambda m: None)
-
-
-@pytest.mark.slow
-def test_a_run_trains_on_a_saved_to_disk_dataset(tmp_path):
-    with gzip.open(REPO_ROOT / "data" / "train.jsonl.gz", "rt") as shipped:
-        rows = [json.loads(next(shipped)) for _ in range(64)]
-    for row in rows:  # nested fields of mixed types as JSON text, the way a dataset column holds them
-        for key in ("messages", "tools", "ground_truth"):
-            row[key] = json.dumps(row[key])
-    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "train-ds"))
-    result = subprocess.run(
-        [sys.executable, "launch.py", "train", f"data.train_path={tmp_path / 'train-ds'}", "train.steps=1",
-         *SMALL_RUN, f"logging.runs_dir={tmp_path / 'runs'}", "logging.run_name=ds"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Data: 64 training prompts" in result.stdout
-    assert json.loads((tmp_path / "runs" / "ds" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 1

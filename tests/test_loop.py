@@ -3,7 +3,10 @@ checkpoints and resume."""
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, SMALL_RUN
+from tests.test_wandb import wandb_history
 
 FAST = ["train.steps=2", *SMALL_RUN]
 
@@ -28,10 +32,11 @@ REQUIRED_KEYS = {
 }
 
 
-def _train(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def _train(*args: str, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "launch.py", "train", *args],
         cwd=REPO_ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -44,17 +49,40 @@ def _metrics(run_dir) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+def _saved_dataset(path: Path, rows: int) -> Path:
+    """The first rows of the shipped training split as a ``datasets`` dataset saved to disk, nested
+    fields of mixed types as JSON text, the way a dataset column holds them."""
+    import datasets
+
+    with gzip.open(REPO_ROOT / "data" / "train.jsonl.gz", "rt") as shipped:
+        records = [json.loads(next(shipped)) for _ in range(rows)]
+    for record in records:
+        for key in ("messages", "tools", "ground_truth"):
+            record[key] = json.dumps(record[key])
+    datasets.Dataset.from_list(records).save_to_disk(str(path))
+    return path
+
+
 @pytest.mark.slow
 def test_train_runs_checkpoints_and_resumes(tmp_path):
+    """Two steps, a checkpoint, a resume to a third step that takes the prompts an uninterrupted run
+    takes. The run trains on a dataset saved to disk and, where wandb is installed, logs to an
+    offline wandb run that the resume continues (one run of the whole stack checks all three)."""
     runs = tmp_path / "runs"
     # The warm start reads its own samples (data.warm_start_path), RL the training split.
     warm_data = tmp_path / "warm.jsonl"
     warm_data.write_text("\n".join((REPO_ROOT / "data" / "val.jsonl").read_text().splitlines()[:40]) + "\n")
+    train_data = _saved_dataset(tmp_path / "train-ds", rows=64)
+    with_wandb = importlib.util.find_spec("wandb") is not None
+    wandb = ["logging.wandb=true", "logging.wandb_tags=[ci,tiny]"] if with_wandb else []
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(tmp_path)}
     first = _train(
-        *FAST, f"data.warm_start_path={warm_data}", f"logging.runs_dir={runs}", "logging.run_name=loop"
-    )
+        *FAST, *wandb, f"data.warm_start_path={warm_data}", f"data.train_path={train_data}",
+        f"logging.runs_dir={runs}", "logging.run_name=loop", env=env,
+    )  # fmt: skip
     run_dir = runs / "loop"
     assert f"AST filter on {warm_data}: AST filter: kept 40 of 40" in first.stdout + first.stderr
+    assert "Data: 64 training prompts" in first.stdout
 
     # The warm-start model, built or reused, names its prompt style for `launch.py eval --model`.
     from cluster.evaluate import trained_prompt_style
@@ -84,10 +112,22 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
 
     assert AutoModelForCausalLM.from_pretrained(final) is not None
 
-    # Resume with more steps: numbering and data order continue.
-    _train("--resume", str(run_dir), "train.steps=3")
+    if with_wandb:  # every numeric value of every step, as written to metrics.jsonl
+        run_id = (run_dir / "wandb_id").read_text().strip()
+        ids, history, images = wandb_history(run_dir)
+        assert ids == {run_id}
+        for record in records:
+            numeric = {k: v for k, v in record.items() if k != "step" and isinstance(v, int | float)}
+            assert numeric and all(history[record["step"]][k] == pytest.approx(v) for k, v in numeric.items())
+        assert "plots/overview" in images
+
+    # Resume with more steps: numbering and data order continue, and so does the wandb run.
+    _train("--resume", str(run_dir), "train.steps=3", env=env)
     records = _metrics(run_dir)
     assert [r["step"] for r in records] == [0, 1, 2, 3]
+    if with_wandb:
+        ids, history, _ = wandb_history(run_dir)
+        assert ids == {run_id} and 3 in history and "reward/mean" in history[3]
 
     # Step 3 trained on exactly the prompts an uninterrupted run takes at step 3.
     from cluster.feed import PromptFeed, load_splits, render_all
