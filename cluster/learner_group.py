@@ -68,9 +68,12 @@ class LearnerGroup:
         cfg: RunConfig,
         name_prefix: str = "learner",
         cpus: float | None = None,
+        wait: bool = True,
         **overrides: Any,
     ):
-        """``cpus`` overrides learner.cpus_per_learner (the warm start, which runs alone, takes more)."""
+        """``cpus`` overrides learner.cpus_per_learner (the warm start, which runs alone, takes more).
+        ``wait=False`` returns once the ranks are placed, while they still load the model: the caller
+        starts other roles meanwhile and calls ``wait_ready`` before the first use."""
         from learner.actor import Learner
 
         settings = {**learner_settings(cfg), **overrides}
@@ -98,7 +101,15 @@ class LearnerGroup:
             )
             for rank in range(world)
         ]
-        ray.get([learner.ping.remote() for learner in self.learners])
+        self._ready = [learner.ping.remote() for learner in self.learners]
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Block until every rank has loaded its model (raises a rank's start-up error)."""
+        if self._ready:
+            ray.get(self._ready)
+            self._ready = []
 
     @property
     def world_size(self) -> int:

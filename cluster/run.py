@@ -300,7 +300,9 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     policy_dir = warm_start(cfg, Path(model_dir), warm_prompts, tokenizer, log)
     if cfg.model.warm_start_sft_steps:
         run.link_warm_start(policy_dir)
-    learners = LearnerGroup(str(policy_dir), cfg)
+    # The learner ranks load the model while the rollout workers and reward actors start, unless a
+    # device may be shared: then vLLM sizes its cache after the learner holds its memory.
+    learners = LearnerGroup(str(policy_dir), cfg, wait=may_share_a_gpu(cfg))
     node_id = learners.node_id if cfg.cluster.colocate else None  # None: any node with room
     rollout = RolloutPool(
         str(policy_dir),
@@ -324,6 +326,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         node_id=node_id,
         log=log,
     )
+    learners.wait_ready()
     weight_sync = WeightSync(
         learners, rollout, cfg.learner.backend, cfg.rollout.weight_sync_timeout_s, log=log
     )
@@ -425,6 +428,11 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     for pool in (rollout, learners, reward_pool):
         pool.shutdown()
     return 0
+
+
+def may_share_a_gpu(cfg: RunConfig) -> bool:
+    """Whether a learner rank and a rollout worker may hold the same GPU (a fraction of one each)."""
+    return 0 < cfg.learner.gpus_per_learner < 1 or 0 < cfg.rollout.gpus_per_worker < 1
 
 
 def _eval_detail(result: dict[str, Any]) -> dict[str, float]:
