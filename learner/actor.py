@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
@@ -65,6 +65,38 @@ class _Stats:
     gap_n: int = 0
     is_sum: float = 0.0
     is_capped: int = 0
+
+
+@dataclass
+class _Step:
+    """One RL step's batch on this rank, and what its passes gather (micro-batch k: ``old_logp[k]``,
+    ``ref_logp[k]``, ``is_weights[k]``; row i: ``cot[i]``)."""
+
+    micro: list[tuple[list[int], Batch]]
+    rewards: torch.Tensor  # [groups, G]
+    temperature: float
+    sampler: list | None  # vLLM's log-probs of the sampled tokens, per row
+    stale: bool  # sampled by an older policy (asynchronous mode): importance weights apply
+    single_pass: bool  # one epoch: pi_old comes from the update's own forward pass
+    ref_is_policy: bool  # no update since the reference was loaded
+    seq_tokens: int  # prompt + completion tokens of this rank's rows
+    old_logp: list = field(default_factory=list)
+    ref_logp: list = field(default_factory=list)
+    is_weights: list = field(default_factory=list)
+    cot: torch.Tensor | None = None
+    stats: _Stats = field(default_factory=_Stats)
+
+    def __post_init__(self) -> None:
+        k = len(self.micro)
+        self.old_logp, self.ref_logp, self.is_weights = [None] * k, [None] * k, [None] * k
+        self.cot = torch.zeros(self.rewards.numel())
+
+    def advantages(self, cfg) -> torch.Tensor:
+        """A' per row (Eq. 1, 4, 5) from the group rewards and the rows' CoT entropies so far."""
+        g = self.rewards.size(1)
+        return egpo_advantages(
+            self.rewards, self.cot.view(-1, g), cfg.entropy_coef, cfg.alpha, cfg.adv_eps
+        ).view(-1)
 
 
 @ray.remote
@@ -148,6 +180,10 @@ class Learner:
             dist.all_reduce(t, op=op)
         return t.tolist()
 
+    def _all_reduce_named(self, values: dict[str, float]) -> dict[str, float]:
+        """Sum each named value over the ranks (one all-reduce; every rank builds the same names)."""
+        return dict(zip(values, self._all_reduce([float(v) for v in values.values()]), strict=True))
+
     def _micro_batches(self, prompts, completions, group_size: int = 1) -> list[tuple[list[int], Batch]]:
         """Length-sorted micro-batches, the same number on every rank (an empty one is a masked dummy).
 
@@ -212,20 +248,19 @@ class Learner:
                 return self._logits(self.engine, mb)
         return self._logits(self.reference, mb)
 
-    def _observe(
-        self, logits, mb: Batch, idx, temperature, cot, stats: _Stats, sampler, logp=None
-    ) -> torch.Tensor:
+    def _observe(self, logits, mb: Batch, idx, step: _Step, logp=None) -> torch.Tensor:
         """From the policy's logits (no grad): the old log-probs (returned; ``logp``, when the caller
-        has them, detached), token entropies, the CoT entropy of each real row (into ``cot``) and the
-        sampler-vs-learner log-prob gap (into ``stats``)."""
-        logp = token_logprobs(logits, mb.targets, temperature) if logp is None else logp.detach()
+        has them, detached), token entropies, the CoT entropy of each real row (into ``step.cot``) and
+        the sampler-vs-learner log-prob gap (into ``step.stats``)."""
+        logp = token_logprobs(logits, mb.targets, step.temperature) if logp is None else logp.detach()
         if idx:
-            ent = token_entropy(logits, temperature)
+            stats = step.stats
+            ent = token_entropy(logits, step.temperature)
             span = think_span_mask(mb.targets, self.think_open, self.think_close, pad_mask=mb.mask)
-            cot[idx] = cot_entropy(ent, span).cpu()
+            step.cot[idx] = cot_entropy(ent, span).cpu()
             stats.entropy_sum += float((ent * mb.mask).sum())
-            if sampler is not None:
-                sampled = self._sampled(sampler, mb, idx)
+            if step.sampler is not None:
+                sampled = self._sampled(step.sampler, mb, idx)
                 stats.gap_sum += float(((sampled - logp).abs() * mb.mask).sum())
                 stats.gap_n += int(mb.mask.sum())
         return logp
@@ -234,13 +269,13 @@ class Learner:
         """The sampler's (vLLM's) log-probs of the rows ``idx``, shaped like ``mb.targets``."""
         return batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
 
-    def _is_weights(self, old_logp, mb: Batch, idx, sampler, stats: _Stats) -> torch.Tensor | None:
+    def _is_weights(self, old_logp, mb: Batch, idx, step: _Step) -> torch.Tensor | None:
         """Asynchronous mode: the truncated importance weights min(pi_old / pi_sampler, is_cap)."""
-        if not idx or sampler is None:
+        if not idx or step.sampler is None:
             return None
-        weights = truncated_is_weights(old_logp, self._sampled(sampler, mb, idx), self.cfg.is_cap)
-        stats.is_sum += float((weights * mb.mask).sum())
-        stats.is_capped += int(((weights >= self.cfg.is_cap) & mb.mask).sum())
+        weights = truncated_is_weights(old_logp, self._sampled(step.sampler, mb, idx), self.cfg.is_cap)
+        step.stats.is_sum += float((weights * mb.mask).sum())
+        step.stats.is_capped += int(((weights >= self.cfg.is_cap) & mb.mask).sum())
         return weights
 
     def _optimizer_step(self) -> float:
@@ -256,82 +291,78 @@ class Learner:
     # -- RL ---------------------------------------------------------------------------------------
 
     def train_step(self, batch: dict) -> dict:
-        """One EGPO step on this rank's whole groups; returns metrics of the global batch (all ranks)."""
+        """One EGPO step on this rank's whole groups: recompute -> update -> metrics of the global
+        batch (all ranks)."""
         prompts, completions = batch["prompt_ids"], batch["completion_ids"]
         rewards, group_size = batch["rewards"], int(batch["group_size"])
-        temperature = float(batch.get("temperature", 1.0))
         sampler = batch.get("sampler_logprobs")
         _check_rl_batch(prompts, completions, rewards, group_size, sampler)
-        cfg, n = self.cfg, len(prompts)
         t0 = time.perf_counter()
-        micro = self._micro_batches(prompts, completions, group_size)
+        step = _Step(
+            micro=self._micro_batches(prompts, completions, group_size),
+            rewards=torch.tensor(rewards, dtype=torch.float32).view(-1, group_size),
+            temperature=float(batch.get("temperature", 1.0)),
+            sampler=sampler,
+            stale=int(batch.get("staleness", 0)) > 0,
+            single_pass=self.cfg.single_pass and self.cfg.ppo_epochs == 1,
+            ref_is_policy=self.step == 0 and self.reference_is_source,
+            seq_tokens=sum(len(p) + len(c) for p, c in zip(prompts, completions, strict=True)),
+        )
+        self._recompute(step)
+        t1 = time.perf_counter()
+        sums, grad_norms, lr, global_tokens = self._update(step)
+        t2 = time.perf_counter()
+        return self._step_metrics(step, sums, grad_norms, lr, global_tokens, t1 - t0, t2 - t1)
 
-        # 1) recompute: old log-probs, entropies, reference log-probs (no grad). With one epoch, pi_old
-        # is the policy about to be updated: its log-probs, entropies and (asynchronous mode) importance
-        # weights come from the update's own forward pass (detached); only the reference runs here.
-        stale = int(batch.get("staleness", 0)) > 0
-        single_pass = cfg.single_pass and cfg.ppo_epochs == 1
-        ref_is_policy = self.step == 0 and self.reference_is_source
-        old_logp: list[torch.Tensor | None] = [None] * len(micro)
-        ref_logp: list[torch.Tensor | None] = [None] * len(micro)
-        stats = _Stats()
-        cot = torch.zeros(n)
+    def _recompute(self, step: _Step) -> None:
+        """Old log-probs, entropies and reference log-probs (no grad). With one epoch, pi_old is the
+        policy about to be updated: its log-probs, entropies and (asynchronous mode) importance
+        weights come from the update's own forward pass (detached); only the reference runs here."""
         with torch.no_grad():
-            for k, (idx, mb) in enumerate(micro):
-                if not single_pass:
+            for k, (idx, mb) in enumerate(step.micro):
+                if not step.single_pass:
                     logits = self._logits(self.engine, mb)
-                    old_logp[k] = self._observe(logits, mb, idx, temperature, cot, stats, sampler)
+                    step.old_logp[k] = self._observe(logits, mb, idx, step)
                     del logits
-                if self.kl and not ref_is_policy:
-                    ref_logp[k] = token_logprobs(self._reference_logits(mb), mb.targets, temperature)
-                elif self.kl and not single_pass:
-                    ref_logp[k] = old_logp[k]  # no update since the reference was loaded: same weights
-        is_weights: list[torch.Tensor | None] = [None] * len(micro)
-        if stale and not single_pass:  # asynchronous mode: the rollouts came from an older policy
-            for k, (idx, mb) in enumerate(micro):
-                is_weights[k] = self._is_weights(old_logp[k], mb, idx, sampler, stats)
-        t_recompute = time.perf_counter() - t0
+                if self.kl and not step.ref_is_policy:
+                    step.ref_logp[k] = token_logprobs(
+                        self._reference_logits(mb), mb.targets, step.temperature
+                    )
+                elif self.kl and not step.single_pass:
+                    step.ref_logp[k] = step.old_logp[k]  # no update since the reference was loaded
+        if step.stale and not step.single_pass:  # asynchronous mode: the rollouts came from an older policy
+            for k, (idx, mb) in enumerate(step.micro):
+                step.is_weights[k] = self._is_weights(step.old_logp[k], mb, idx, step)
 
-        # 2) advantages per group (Eq. 1, 4, 5); in a single pass each micro-batch completes its rows'
-        # CoT entropies first (A' of a rollout needs only its group's rewards and its own entropy)
-        r = torch.tensor(rewards, dtype=torch.float32).view(-1, group_size)
-        base = group_advantages(r, cfg.adv_eps)
-
-        def advantages() -> torch.Tensor:
-            return egpo_advantages(
-                r, cot.view(-1, group_size), cfg.entropy_coef, cfg.alpha, cfg.adv_eps
-            ).view(-1)
-
-        local_tokens = sum(int(mb.mask.sum()) for _, mb in micro)
-        local_seq_tokens = sum(len(p) + len(c) for p, c in zip(prompts, completions, strict=True))
-        local_real = sum(mb.num_tokens for idx, mb in micro if idx)
-        local_slots = sum(mb.num_slots for idx, mb in micro if idx)
-        global_tokens = self._all_reduce([local_tokens])[0]
+    def _update(self, step: _Step) -> tuple[dict[str, float], list[float], float, float]:
+        """The PPO update(s): one optimizer step per epoch over all micro-batches, with the advantages
+        of Eq. 1, 4, 5 per group (in a single pass each micro-batch completes its rows' CoT entropies
+        first: A' of a rollout needs only its group's rewards and its own entropy). Returns the loss
+        sums, the grad norms, the learning rate and the global number of completion tokens."""
+        cfg = self.cfg
+        global_tokens = self._all_reduce([sum(int(mb.mask.sum()) for _, mb in step.micro)])[0]
         if global_tokens == 0:
             raise ValueError("train_step got no completion tokens on any rank")
-
-        # 3) PPO update(s): one optimizer step per epoch over all micro-batches
-        t1 = time.perf_counter()
         lr = lr_at(self.step, cfg.lr, cfg.lr_warmup_steps, cfg.lr_schedule, cfg.total_steps)
         set_lr(self.engine.optimizer, lr)
         sums = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "clip_frac": 0.0}
         grad_norms = []
-        adv = None if single_pass else advantages()
+        adv = None if step.single_pass else step.advantages(cfg)
         for _ in range(cfg.ppo_epochs):
-            for k, (idx, mb) in enumerate(micro):
-                self.engine.set_gradient_accumulation_boundary(k == len(micro) - 1)
+            for k, (idx, mb) in enumerate(step.micro):
+                self.engine.set_gradient_accumulation_boundary(k == len(step.micro) - 1)
                 logits = self._logits(self.engine, mb)
-                logp = token_logprobs(logits, mb.targets, temperature)
-                old = old_logp[k]
-                if single_pass:
+                logp = token_logprobs(logits, mb.targets, step.temperature)
+                old = step.old_logp[k]
+                if step.single_pass:
                     with torch.no_grad():
-                        old = self._observe(logits.detach(), mb, idx, temperature, cot, stats, sampler, logp)
-                        if stale:
-                            is_weights[k] = self._is_weights(old, mb, idx, sampler, stats)
-                    ref = old if (self.kl and ref_is_policy) else ref_logp[k]
-                    rows = advantages()[idx] if idx else None
+                        old = self._observe(logits.detach(), mb, idx, step, logp)
+                        if step.stale:
+                            step.is_weights[k] = self._is_weights(old, mb, idx, step)
+                    ref = old if (self.kl and step.ref_is_policy) else step.ref_logp[k]
+                    rows = step.advantages(cfg)[idx] if idx else None
                 else:
-                    ref = ref_logp[k]
+                    ref = step.ref_logp[k]
                     rows = adv[idx] if idx else None
                 del logits
                 adv_mb = (
@@ -347,7 +378,7 @@ class Learner:
                     cfg.clip_eps,
                     cfg.clip_eps_high,
                     global_tokens,
-                    is_weights[k],
+                    step.is_weights[k],
                 )
                 loss = pg
                 if ref is not None:
@@ -360,77 +391,63 @@ class Learner:
                 sums["clip_frac"] += float(clip)
             grad_norms.append(self._optimizer_step())
         self.step += 1
-        t_update = time.perf_counter() - t1
-        adv = advantages() if single_pass else adv
+        return sums, grad_norms, lr, global_tokens
 
-        # 4) metrics of the global batch
-        zero_std = float((base == 0).all(dim=1).sum())
-        bonus = adv - base.view(-1)
-        keys = ["loss", "pg_loss", "kl", "clip_frac"]
-        local = [sums[k] / cfg.ppo_epochs for k in keys] + [
-            stats.entropy_sum,
-            float(cot.sum()),
-            n,
-            float(adv.sum()),
-            float((adv**2).sum()),
-            float(bonus.sum()),
-            float(sum(rewards)),
-            zero_std,
-            n / group_size,
-            stats.gap_sum,
-            stats.gap_n,
-            local_seq_tokens,
-            local_real,
-            local_slots,
-            stats.is_sum,
-            stats.is_capped,
-        ]
-        reduced = self._all_reduce(local)
-        g = dict(zip(keys, reduced[:4], strict=True))
-        (
-            ent_sum,
-            cot_sum,
-            seqs,
-            adv_sum,
-            adv_sq,
-            bonus_sum,
-            rew_sum,
-            zstd,
-            groups,
-            gap_sum,
-            gap_n,
-            seq_tok,
-            real_tok,
-            slot_tok,
-            is_total,
-            is_capped_total,
-        ) = reduced[4:]
-        adv_mean = adv_sum / seqs
+    def _step_metrics(self, step: _Step, sums, grad_norms, lr, global_tokens, t_recompute, t_update) -> dict:
+        """The step's metrics over the global batch: every rank's sums all-reduced by name."""
+        cfg = self.cfg
+        base = group_advantages(step.rewards, cfg.adv_eps)
+        adv = step.advantages(cfg)
+        real = [mb for idx, mb in step.micro if idx]
+        g = self._all_reduce_named(
+            {
+                **{k: v / cfg.ppo_epochs for k, v in sums.items()},
+                "entropy": step.stats.entropy_sum,
+                "cot": float(step.cot.sum()),
+                "seqs": adv.numel(),
+                "adv": float(adv.sum()),
+                "adv_sq": float((adv**2).sum()),
+                "bonus": float((adv - base.view(-1)).sum()),
+                "reward": float(step.rewards.sum()),
+                "zero_std_groups": float((base == 0).all(dim=1).sum()),
+                "groups": step.rewards.size(0),
+                "gap": step.stats.gap_sum,
+                "gap_n": step.stats.gap_n,
+                "seq_tokens": step.seq_tokens,
+                "real_tokens": sum(mb.num_tokens for mb in real),
+                "slot_tokens": sum(mb.num_slots for mb in real),
+                "is": step.stats.is_sum,
+                "is_capped": step.stats.is_capped,
+            }
+        )
+        seqs, adv_mean = g["seqs"], g["adv"] / g["seqs"]
         elapsed = t_recompute + t_update
         metrics = {
-            **g,
+            **{k: g[k] for k in sums},
             "grad_norm": sum(grad_norms) / len(grad_norms),
-            "entropy/cot": cot_sum / seqs,
-            "entropy/token": ent_sum / global_tokens,
+            "entropy/cot": g["cot"] / seqs,
+            "entropy/token": g["entropy"] / global_tokens,
             "adv/mean": adv_mean,
-            "adv/std": math.sqrt(max(0.0, adv_sq / seqs - adv_mean**2) * seqs / max(1.0, seqs - 1)),
-            "adv/bonus_mean": bonus_sum / seqs,
-            "reward/mean": rew_sum / seqs,
-            "frac_zero_std_groups": zstd / groups,
+            "adv/std": math.sqrt(max(0.0, g["adv_sq"] / seqs - adv_mean**2) * seqs / max(1.0, seqs - 1)),
+            "adv/bonus_mean": g["bonus"] / seqs,
+            "reward/mean": g["reward"] / seqs,
+            "frac_zero_std_groups": g["zero_std_groups"] / g["groups"],
             "lr": lr,
             "tokens": global_tokens,
             # prompt + completion tokens of the global batch per second of learner time (recompute + update)
-            "throughput/tokens_per_s": seq_tok / elapsed if elapsed > 0 else 0.0,
+            "throughput/tokens_per_s": g["seq_tokens"] / elapsed if elapsed > 0 else 0.0,
             # share of the forward passes' token slots that are padding (micro-batches are length-sorted)
-            "learner/padding_fraction": 1.0 - real_tok / slot_tok if slot_tok else 0.0,
+            "learner/padding_fraction": 1.0 - g["real_tokens"] / g["slot_tokens"]
+            if g["slot_tokens"]
+            else 0.0,
             "time/recompute": t_recompute,
             "time/update": t_update,
         }
-        if gap_n > 0:
-            metrics["logprob_diff/sampler_vs_learner"] = gap_sum / gap_n
-            if stale:  # the truncated importance-sampling correction was applied
-                metrics["is/weight_mean"] = is_total / gap_n
-                metrics["is/capped_fraction"] = is_capped_total / gap_n
+        if g["gap_n"] > 0:
+            metrics["logprob_diff/sampler_vs_learner"] = g["gap"] / g["gap_n"]
+            if step.stale:  # the truncated importance-sampling correction was applied
+                metrics["is/weight_mean"] = g["is"] / g["gap_n"]
+                metrics["is/capped_fraction"] = g["is_capped"] / g["gap_n"]
         return metrics
 
     # -- supervised warm start --------------------------------------------------------------------
