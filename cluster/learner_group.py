@@ -6,6 +6,7 @@ the learners average gradients among themselves, so the driver sees one model.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import ray
@@ -15,44 +16,28 @@ from cluster.config import RunConfig
 from cluster.ray_setup import actor_options
 from common.placement import bundle, node_of, reserve, wait_placed
 from common.weight_group import find_free_port
+from learner.settings import LearnerSettings
+
+# Learner settings that are not a field of the same name in learner.* (``lora_x``: learner.lora.x)
+# or algorithm.*.
+ELSEWHERE = {"total_steps": ("train", "steps"), "seed": ("train", "seed"), "dtype": ("model", "dtype")}
 
 
 def learner_settings(cfg: RunConfig) -> dict[str, Any]:
-    """The learner's keyword settings, named as in the config."""
-    lrn, alg = cfg.learner, cfg.algorithm
-    return dict(
-        lr=lrn.lr,
-        lr_warmup_steps=lrn.lr_warmup_steps,
-        lr_schedule=lrn.lr_schedule,
-        total_steps=cfg.train.steps,
-        weight_decay=lrn.weight_decay,
-        adam_beta2=lrn.adam_beta2,
-        grad_clip=lrn.grad_clip,
-        micro_batch_size=lrn.micro_batch_size,
-        share_prompt=lrn.share_prompt,
-        gradient_checkpointing=lrn.gradient_checkpointing,
-        max_tokens_per_micro_batch=lrn.max_tokens_per_micro_batch,
-        single_pass=lrn.single_pass,
-        lora_rank=lrn.lora.rank,
-        lora_alpha=lrn.lora.alpha,
-        lora_dropout=lrn.lora.dropout,
-        lora_target_modules=lrn.lora.target_modules
-        if isinstance(lrn.lora.target_modules, str)
-        else tuple(lrn.lora.target_modules),
-        lora_save_merged=lrn.lora.save_merged,
-        zero_stage=lrn.zero_stage,
-        backend=lrn.backend,
-        dtype=cfg.model.dtype,
-        entropy_coef=alg.entropy_coef,
-        alpha=alg.alpha,
-        adv_eps=alg.adv_eps,
-        kl_coef=alg.kl_coef,
-        clip_eps=alg.clip_eps,
-        clip_eps_high=alg.clip_eps_high,
-        ppo_epochs=alg.ppo_epochs,
-        is_cap=alg.is_cap,
-        seed=cfg.train.seed,
-    )
+    """The learner's keyword settings, each :class:`LearnerSettings` field looked up by its name."""
+    out = {}
+    for name in (f.name for f in fields(LearnerSettings)):
+        if name in ELSEWHERE:
+            section, field_name = ELSEWHERE[name]
+            out[name] = getattr(getattr(cfg, section), field_name)
+        elif name.startswith("lora_"):
+            out[name] = getattr(cfg.learner.lora, name.removeprefix("lora_"))
+        else:
+            (section,) = [s for s in (cfg.learner, cfg.algorithm) if name in type(s).model_fields]
+            out[name] = getattr(section, name)
+    if not isinstance(out["lora_target_modules"], str):
+        out["lora_target_modules"] = tuple(out["lora_target_modules"])
+    return out
 
 
 class LearnerGroup:

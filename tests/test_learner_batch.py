@@ -195,3 +195,25 @@ def test_gradient_checkpointing_recomputes_layers_and_changes_no_gradient(tiny_m
     assert torch.allclose(plain, saved, atol=1e-6)
     for a, b in zip(plain_grads, saved_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_learner_settings_defaults_are_the_configs_and_every_one_comes_from_it():
+    """The learner's own defaults (used where it runs without the driver) equal the config's; the
+    driver builds every setting from the config by name, so a new field cannot be left behind."""
+    from dataclasses import asdict
+
+    from cluster.config import RunConfig, load_config
+    from cluster.learner_group import learner_settings
+
+    built = learner_settings(RunConfig())
+    defaults = asdict(LearnerSettings())
+    assert built.keys() == defaults.keys()
+    assert built.pop("total_steps") == RunConfig().train.steps and defaults.pop("total_steps") is None
+    assert built == defaults
+    changed = learner_settings(
+        load_config("tiny", ["learner.lora.rank=4", "learner.lora.target_modules=[q_proj,v_proj]",
+                             "algorithm.is_cap=3.0", "train.seed=7"])
+    )  # fmt: skip
+    assert changed["lora_rank"] == 4 and changed["lora_target_modules"] == ("q_proj", "v_proj")
+    assert changed["is_cap"] == 3.0 and changed["seed"] == 7
+    LearnerSettings.from_kwargs(changed)  # the learner takes them as they are
