@@ -80,11 +80,11 @@ class _Step:
     single_pass: bool  # one epoch: pi_old comes from the update's own forward pass
     ref_is_policy: bool  # no update since the reference was loaded
     seq_tokens: int  # prompt + completion tokens of this rank's rows
-    old_logp: list = field(default_factory=list)
-    ref_logp: list = field(default_factory=list)
-    is_weights: list = field(default_factory=list)
-    cot: torch.Tensor | None = None
-    stats: _Stats = field(default_factory=_Stats)
+    old_logp: list = field(init=False)
+    ref_logp: list = field(init=False)
+    is_weights: list = field(init=False)
+    cot: torch.Tensor = field(init=False)
+    stats: _Stats = field(init=False, default_factory=_Stats)
 
     def __post_init__(self) -> None:
         k = len(self.micro)
