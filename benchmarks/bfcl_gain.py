@@ -10,6 +10,8 @@ on the same BFCL questions.
    ``bfcl-eval``; greedy; every verdict cross-checked with bfcl-eval's own checker.
 3. A table per category: questions, accuracy before and after with its binomial standard error,
    the call rate (share of outputs that are a call list; on irrelevance, calls where none fits),
+   the call precision (share right of the call lists on the call categories: right answers = calls
+   x precision, so a threshold move and better calls are told apart),
    agreement with bfcl-eval's checker; the mean over the four call categories; the wall times.
    Written to ``benchmarks/results/bfcl_gain.json`` (with the evaluated question ids) and
    ``bfcl_gain.png``.
@@ -193,6 +195,9 @@ def summarise(
     rows = {c: category_row(summaries, c) for c in args.categories}
     for category, counts in paired(records["warm_start"], records["egpo"]).items():
         rows[category].update(counts)
+    for policy in POLICIES:
+        for category, calls in calls_made(records[policy]).items():
+            rows[category][policy].update(calls)
     result: dict[str, Any] = {
         "config": args.config,
         "data": args.data,
@@ -210,7 +215,7 @@ def summarise(
     report = Path(args.runs_dir) / args.name / "report.json"
     if report.is_file():  # the run's own greedy evaluation on the synthetic validation split
         data = json.loads(report.read_text())
-        keys = ("call_prompts", "no_call_prompts", "call_rate")
+        keys = ("call_prompts", "no_call_prompts", "call_rate", "call_precision")
         result["synthetic_validation"] = {
             policy: {k: data.get(f"eval_{when}_detail", {}).get(k) for k in keys}
             for policy, when in (("warm_start", "before"), ("egpo", "after"))
@@ -219,6 +224,10 @@ def summarise(
         before, after = call_mean(rows, "warm_start"), call_mean(rows, "egpo")
         gained = sum(rows[c]["gained"] for c in CALL_CATEGORIES)
         lost = sum(rows[c]["lost"] for c in CALL_CATEGORIES)
+        for policy, mean in (("warm_start", before), ("egpo", after)):
+            called = sum(rows[c][policy]["called"] for c in CALL_CATEGORIES)
+            right = sum(rows[c][policy]["correct"] for c in CALL_CATEGORIES)
+            mean.update(called=called, call_precision=right / called if called else None)
         result["call_categories_mean"] = {
             "warm_start": before,
             "egpo": after,
@@ -240,6 +249,19 @@ def question_ids(records: list[dict[str, Any]]) -> dict[str, list[str]]:
     for record in records:
         ids.setdefault(record["category"], []).append(record["id"])
     return ids
+
+
+def calls_made(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per category, the outputs that are a call list (``called``) and, on a category whose
+    questions need a call, the share of those that are right (``call_precision``): right answers =
+    calls x precision, so a policy that only calls more or abstains more moves the first factor."""
+    out: dict[str, dict[str, Any]] = {}
+    for category in dict.fromkeys(r["category"] for r in records):
+        called = [r for r in records if r["category"] == category and r["called"]]
+        right = sum(r["correct"] for r in called)
+        precision = right / len(called) if called and category in CALL_CATEGORIES else None
+        out[category] = {"called": len(called), "call_precision": precision}
+    return out
 
 
 def sign_test(gained: int, lost: int) -> float:
@@ -270,23 +292,26 @@ def pct(value: float | None) -> str:
 def table(result: dict[str, Any]) -> str:
     lines = [
         "| category | questions | after the warm start | after EGPO | change | gained / lost "
-        "| call rate before -> after |",
-        "|---|---|---|---|---|---|---|",
+        "| call rate before -> after | right calls before -> after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for category, row in result["categories"].items():
         before, after = row["warm_start"], row["egpo"]
         lines.append(
             f"| {category} | {row['questions']} | {pct(before['accuracy'])} +- {pct(before['se'])} "
             f"| {pct(after['accuracy'])} +- {pct(after['se'])} | {100 * row['delta']:+.1f} "
-            f"| {row['gained']} / {row['lost']} | {pct(before['call_rate'])} -> {pct(after['call_rate'])} |"
+            f"| {row['gained']} / {row['lost']} | {pct(before['call_rate'])} -> {pct(after['call_rate'])} "
+            f"| {pct(before.get('call_precision'))} -> {pct(after.get('call_precision'))} |"
         )
     mean = result.get("call_categories_mean")
     if mean:
+        before, after = mean["warm_start"], mean["egpo"]
         lines.append(
-            f"| mean of the 4 call categories | | {pct(mean['warm_start']['accuracy'])} +- "
-            f"{pct(mean['warm_start']['se'])} | {pct(mean['egpo']['accuracy'])} +- {pct(mean['egpo']['se'])} "
-            f"| {100 * mean['delta']:+.1f} | {mean['gained']} / {mean['lost']} "
-            f"(sign test p = {mean['sign_test_p']:.2g}) | |"
+            f"| mean of the 4 call categories | | {pct(before['accuracy'])} +- {pct(before['se'])} "
+            f"| {pct(after['accuracy'])} +- {pct(after['se'])} | {100 * mean['delta']:+.1f} "
+            f"| {mean['gained']} / {mean['lost']} (sign test p = {mean['sign_test_p']:.2g}) | "
+            f"| {pct(before.get('call_precision'))} (of {before.get('called')} calls) -> "
+            f"{pct(after.get('call_precision'))} (of {after.get('called')}) |"
         )
     synthetic = result.get("synthetic_validation")
     if synthetic:
@@ -295,7 +320,8 @@ def table(result: dict[str, Any]) -> str:
             f"| (the run's synthetic validation: call prompts / no-call prompts) | | "
             f"{pct(before['call_prompts'])} / {pct(before['no_call_prompts'])} | "
             f"{pct(after['call_prompts'])} / {pct(after['no_call_prompts'])} | | | "
-            f"{pct(before['call_rate'])} -> {pct(after['call_rate'])} |"
+            f"{pct(before['call_rate'])} -> {pct(after['call_rate'])} "
+            f"| {pct(before.get('call_precision'))} -> {pct(after.get('call_precision'))} |"
         )
     agreement = result["agreement"]
     lines.append("")

@@ -43,9 +43,10 @@ def _missing_note(missing: list[str]) -> str:
 
 
 def summary_table(summary: dict[str, Any]) -> str:
-    """The per-category table (correct / total / accuracy / share of outputs that are call lists),
+    """The per-category table (correct / total / accuracy / share of outputs that are call lists /
+    share of the call lists written where a call is due that are right),
     the overall line and, for BFCL runs, the v3 and v4 aggregates with the parts that were not run."""
-    rows = [("category", "correct", "total", "accuracy", "calls")]
+    rows = [("category", "correct", "total", "accuracy", "calls", "right calls")]
     for category, score in [*summary["categories"].items(), ("all (micro)", summary["overall"])]:
         rows.append(
             (
@@ -54,6 +55,7 @@ def summary_table(summary: dict[str, Any]) -> str:
                 str(score["total"]),
                 _pct(score["accuracy"]),
                 _pct(score.get("call_rate")),
+                _pct(score.get("call_precision")),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

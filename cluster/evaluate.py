@@ -61,6 +61,9 @@ def evaluate(
     rate = call_rate(prompts, texts, fmt)
     if rate is not None:
         metrics["eval/call_rate"] = rate
+    precision = call_precision(prompts, texts, rewards, fmt)
+    if precision is not None:
+        metrics["eval/call_precision"] = precision
     if out_file is not None:
         Path(out_file).parent.mkdir(parents=True, exist_ok=True)
         with open(out_file, "w") as f:
@@ -97,6 +100,21 @@ def call_rate(prompts: list[Prompt], texts: list[str], fmt: str = "python") -> f
         if prompt.sample.ground_truth
     ]
     return sum(answered) / len(answered) if answered else None
+
+
+def call_precision(
+    prompts: list[Prompt], texts: list[str], rewards: list[float], fmt: str = "python"
+) -> float | None:
+    """Of the prompts that need a call answered with a call list, the share answered right; None
+    when there is no such answer. Right calls = call rate x precision: a policy that only moves its
+    threshold (calls more, or abstains more) changes the first factor, one that calls better the
+    second."""
+    right = [
+        reward
+        for prompt, text, reward in zip(prompts, texts, rewards, strict=True)
+        if prompt.sample.ground_truth and parse_completion(text, fmt).call_syntax
+    ]
+    return sum(right) / len(right) if right else None
 
 
 def rollout_split(
@@ -147,9 +165,13 @@ def accuracy_report(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     rate_before, rate_after = before.get("eval/call_rate"), after.get("eval/call_rate")
     if rate_before is None or rate_after is None:
         return lines
-    lines.append(
-        f"Prompts that need a call answered with one (right or wrong): {rate_before:.0%} -> {rate_after:.0%}."
+    line = (
+        f"Prompts that need a call answered with one (right or wrong): {rate_before:.0%} -> {rate_after:.0%}"
     )
+    precision_before, precision_after = before.get("eval/call_precision"), after.get("eval/call_precision")
+    if precision_before is not None and precision_after is not None:
+        line += f"; of those calls, right (call precision): {precision_before:.0%} -> {precision_after:.0%}"
+    lines.append(line + ".")
     if rate_after < 0.5 * rate_before:
         lines.append(
             "Warning: the policy now abstains on most prompts that need a call; its gain is on the "
@@ -725,16 +747,19 @@ def cross_check_line(cross: dict[str, Any]) -> str:
 
 
 def _category_summary(judged: list[Judged], order: list[str]) -> dict[str, Any]:
-    """Per category and overall: right answers, and ``call_rate``, the share of outputs that are a
-    call list (on a no-call category, the calls made where none fits)."""
+    """Per category and overall: right answers; ``call_rate``, the share of outputs that are a
+    call list (on a no-call category, the calls made where none fits); ``call_precision``, the
+    share right of the call lists written where a call is due (None where none is)."""
 
     def tally(items: list[Judged]) -> dict[str, Any]:
         correct = sum(j.correct for j in items)
+        calls_due = [j.correct for j in items if j.called and j.sample.ground_truth]
         return {
             "correct": correct,
             "total": len(items),
             "accuracy": correct / len(items) if items else None,
             "call_rate": sum(j.called for j in items) / len(items) if items else None,
+            "call_precision": sum(calls_due) / len(calls_due) if calls_due else None,
         }
 
     categories = {c: tally([j for j in judged if j.sample.category == c]) for c in order}

@@ -441,7 +441,14 @@ def _eval_detail(result: dict[str, Any]) -> dict[str, float]:
         k.removeprefix("eval/"): v
         for k, v in result.items()
         if k.startswith(
-            ("eval/accuracy/", "eval/call_rate", "eval/call_prompts", "eval/no_call_prompts", "eval/slice/")
+            (
+                "eval/accuracy/",
+                "eval/call_rate",
+                "eval/call_precision",
+                "eval/call_prompts",
+                "eval/no_call_prompts",
+                "eval/slice/",
+            )
         )
     }
 

@@ -37,6 +37,10 @@ GAUGES: dict[str, tuple[str, str]] = {
         "egpo_eval_call_rate",
         "Share of validation prompts that need a call answered with a call list, right or wrong.",
     ),
+    "eval/call_precision": (
+        "egpo_eval_call_precision",
+        "Share of the validation call lists on prompts that need a call that are right.",
+    ),
     "eval/call_prompts": (
         "egpo_eval_call_prompts_accuracy",
         "Validation accuracy on the prompts that need a call.",

@@ -189,6 +189,10 @@ def test_call_rate_counts_call_lists_right_or_wrong_per_category():
     assert summary["categories"]["irrelevance"]["call_rate"] == pytest.approx(1 / 2)
     assert summary["categories"]["irrelevance"]["correct"] == 1
     assert summary["overall"]["call_rate"] == pytest.approx(3 / 5)
+    # of the two call lists where a call is due, one is right; a call where none fits is not counted
+    assert summary["categories"]["simple_python"]["call_precision"] == pytest.approx(1 / 2)
+    assert summary["categories"]["irrelevance"]["call_precision"] is None
+    assert summary["overall"]["call_precision"] == pytest.approx(1 / 2)
     table = summary_table(summary)
     assert "calls" in table.splitlines()[0] and "66.7%" in table
     hermes = '<tool_call>{"name": "f", "arguments": {}}</tool_call>'

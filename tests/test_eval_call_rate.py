@@ -4,7 +4,7 @@ abstaining is named as such, not reported as a plain improvement."""
 from __future__ import annotations
 
 from cluster.data import load_samples
-from cluster.evaluate import accuracy_report, call_rate, rollout_split, side_accuracy
+from cluster.evaluate import accuracy_report, call_precision, call_rate, rollout_split, side_accuracy
 from cluster.feed import Prompt
 
 CALL = "<think>The user wants the weather.</think>[get_weather(city='Oslo')]"
@@ -26,6 +26,24 @@ def test_call_rate_counts_call_lists_on_prompts_that_need_a_call_only():
     assert call_rate(prompts[3:], [ABSTAIN, ABSTAIN]) is None
     hermes = '<think>t</think><tool_call>{"name": "f", "arguments": {}}</tool_call>'
     assert call_rate(prompts[:1], [hermes], "hermes") == 1.0
+
+
+def test_call_precision_is_the_share_right_of_the_calls_made_where_one_is_due():
+    prompts = _prompts()  # three need a call, two do not
+    texts = [CALL, CALL, ABSTAIN, CALL, ABSTAIN]
+    # one right call, one wrong, one abstention (wrong, not a call); the no-call prompts don't count
+    assert call_precision(prompts, texts, [1.0, 0.0, 0.0, 0.0, 1.0]) == 1 / 2
+    assert call_precision(prompts, texts, [1.0, 1.0, 0.0, 0.0, 1.0]) == 1.0
+    assert call_precision(prompts, [ABSTAIN] * 5, [0.0, 0.0, 0.0, 1.0, 1.0]) is None
+
+
+def test_report_gives_the_call_precision_beside_the_call_rate():
+    before = {"eval/call_rate": 0.5, "eval/call_precision": 0.2}
+    after = {"eval/call_rate": 0.8, "eval/call_precision": 0.25}
+    assert accuracy_report(before, after) == [
+        "Prompts that need a call answered with one (right or wrong): 50% -> 80%; "
+        "of those calls, right (call precision): 20% -> 25%."
+    ]
 
 
 def test_report_warns_when_the_gain_is_abstention():
