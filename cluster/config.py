@@ -274,6 +274,21 @@ class RolloutConfig(Section):
         "finer when workers join, leave or die. Default None.",
     )
 
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> RolloutConfig:
+        top = self.max_workers
+        if self.autoscale and top is None:
+            raise ValueError(
+                "rollout.max_workers=None: expected a number with rollout.autoscale=true (without a cap "
+                "the pool would start a vLLM engine for every free share of the cluster)"
+            )
+        if self.num_workers < self.min_workers or (top is not None and self.num_workers > top):
+            raise ValueError(
+                f"rollout.num_workers={self.num_workers}: expected a number between "
+                f"rollout.min_workers={self.min_workers} and rollout.max_workers={top}"
+            )
+        return self
+
 
 class RewardConfig(Section):
     num_actors: int = Field(1, ge=1, description="Reward actors in the pool. Default 1.")

@@ -122,7 +122,6 @@ class RolloutPool:
     ):
         from actors.rollout import RolloutWorker
 
-        _check_bounds(rollout)
         self.cfg = rollout
         self.name_prefix = name_prefix
         self.model_dir = str(model_dir)
@@ -509,20 +508,6 @@ class RolloutPool:
             **counts,
         }
         self.control.pool_report.remote(report)
-
-
-def _check_bounds(rollout: RolloutConfig) -> None:
-    top = rollout.max_workers
-    if rollout.autoscale and top is None:
-        raise ValueError(
-            "rollout.autoscale=true needs rollout.max_workers: without a cap the pool would start a "
-            "vLLM engine for every free share of the cluster"
-        )
-    if rollout.num_workers < rollout.min_workers or (top is not None and rollout.num_workers > top):
-        raise ValueError(
-            f"rollout.num_workers={rollout.num_workers}: expected a number between rollout.min_workers="
-            f"{rollout.min_workers} and rollout.max_workers={top}"
-        )
 
 
 def _print(message: str) -> None:

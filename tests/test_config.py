@@ -69,6 +69,9 @@ def test_overrides_are_typed_and_applied():
         ("algorthm.alpha=3", ["algorthm", "algorithm"]),
         ("alpha=3", ["section.field", "did you mean"]),
         ("algorithm.alpha", ["key.sub=value"]),
+        ("rollout.autoscale=true", ["rollout.max_workers=None", "rollout.autoscale=true"]),
+        ("rollout.min_workers=2", ["rollout.num_workers=1", "between rollout.min_workers=2"]),
+        ("rollout.max_workers=0", ["rollout.max_workers=0", "greater than or equal to 1"]),
         (
             "rollout.cpus_per_worker=1.5",
             ["cluster.num_cpus=2", "2.75 CPUs the roles reserve", "rollout 1 x 1.5", "reward 1 x 0.25"],
