@@ -17,9 +17,10 @@ from typing import Any
 
 from cluster.config import RunConfig, load_config
 from cluster.data import prompt_messages
-from cluster.feed import PromptFeed, load_splits, render_all, reward_category
+from cluster.feed import PromptFeed, load_splits, render_all
 from cluster.models import resolve_model
 from cluster.run import _corpus
+from reward.checker import checker_category
 
 # Both sides run plain GRPO with the same update rule: one optimizer step per generation batch,
 # token-mean loss over the whole batch, k3 KL to the initial policy, constant learning rate, every
@@ -141,7 +142,7 @@ def prepare(workload: Workload, steps: int, quick: bool, workdir: Path, log=prin
                     "tokens": len(prompt.ids),
                     "ground_truth": prompt.sample.ground_truth,
                     "functions": prompt.sample.tools,
-                    "category": reward_category(prompt.sample.category),
+                    "category": checker_category(prompt.sample.category),
                 }
             )
     return Prepared(workload, cfg, model_dir, ours, steps, prompts, shared_settings(cfg, model_dir, prompts))

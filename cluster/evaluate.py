@@ -28,11 +28,12 @@ from cluster.eval_report import (
     load_summary,
     summary_table,
 )
-from cluster.feed import Prompt, reward_category
+from cluster.feed import Prompt
 from cluster.rollout_pool import RolloutPool, Sampling
 from reward import ParsedCompletion, parse_completion, score
+from reward.checker import checker_category
 from reward.grammar import THINK_OPEN, TOOL_CALL_OPEN, parse_answer, split_think
-from reward.score import answer_correct
+from reward.score import answer_correct, expects_no_call
 
 
 def evaluate(
@@ -596,7 +597,7 @@ def judge(text: str, sample: Sample, prompt_format: str, fmt: str) -> tuple[bool
     """(correct, reason when wrong) for one output. The think template is scored by the training
     reward (``reward.score``, Eq. 3); the native format by the same answer rule without the think
     block, reading ``<tool_call>`` JSON blocks or a Python call list."""
-    category = reward_category(sample.category)
+    category = checker_category(sample.category)
     if prompt_format == "native":
         answer, answer_fmt = _native_answer(text)
         calls, call_syntax = parse_answer(answer, answer_fmt)
@@ -641,7 +642,7 @@ def answer_failure(answer: str, fmt: str, sample: Sample) -> str:
         return "empty answer"
     calls, call_syntax = parse_answer(answer, fmt)
     category = sample.category
-    if "irrelevance" in category or (not sample.ground_truth and "relevance" not in category):
+    if expects_no_call(sample.ground_truth, category):
         return "called a function where none fits" if call_syntax else "wrong answer"
     if calls is None:
         if call_syntax:

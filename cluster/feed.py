@@ -23,16 +23,7 @@ from cluster.data import (
     split_samples,
 )
 from cluster.data.loaders import DataSourceError
-
-# Categories the BFCL checker dispatches on; others (no_call, missing_param) follow from the gold.
-_BFCL_RULES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "relevance")
-
-
-def reward_category(category: str) -> str | None:
-    """The category to pass to the checker: a BFCL name, or None to let the gold decide."""
-    if category in _BFCL_RULES or category.startswith(("live_", "simple_")):
-        return category
-    return None
+from reward.checker import checker_category
 
 
 @dataclass
@@ -47,7 +38,7 @@ class Prompt:
             "text": text,
             "ground_truth": self.sample.ground_truth,
             "functions": self.sample.tools,
-            "category": reward_category(self.sample.category),
+            "category": checker_category(self.sample.category),
         }
 
 

@@ -29,6 +29,18 @@ _NESTED_TYPES = ("array", "tuple")
 _IGNORED_IN_STRINGS = re.compile(r"[ ,./\-_*^]")
 
 
+# The BFCL categories whose name selects the checker's rule. Any other label (the synthetic data's
+# no_call, missing_param, ...) is handed over as None, and the gold decides (see check_calls).
+RULE_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "relevance")
+
+
+def checker_category(category: str) -> str | None:
+    """The category to pass to the checker: a BFCL name, or None to let the gold decide."""
+    if category in RULE_CATEGORIES or category.startswith(("live_", "simple_")):
+        return category
+    return None
+
+
 def check_calls(
     calls: list[dict[str, Any]] | None,
     ground_truth: list[dict[str, Any]],

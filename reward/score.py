@@ -44,6 +44,13 @@ def score(
         return 0.0
 
 
+def expects_no_call(ground_truth: list[dict[str, Any]], category: str | None = None) -> bool:
+    """Whether the right answer is no call at all: an irrelevance category, or an empty gold outside
+    the relevance category (where any well-formed call is right)."""
+    name = category or ""
+    return "irrelevance" in name or (not ground_truth and "relevance" not in name)
+
+
 def answer_correct(
     parsed: ParsedCompletion,
     ground_truth: list[dict[str, Any]],
@@ -57,8 +64,7 @@ def answer_correct(
     arguments still counts as a call, so it cannot pass as "no call". Relevance: right iff at least
     one call parses. Otherwise ``check_calls`` decides.
     """
-    category_name = category or ""
-    if "irrelevance" in category_name or (not ground_truth and "relevance" not in category_name):
+    if expects_no_call(ground_truth, category):
         return not parsed.call_syntax
     if parsed.calls is None:
         return False

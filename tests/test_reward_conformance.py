@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from reward import check_calls, gold_to_calls, parse_completion, render_calls, score
+from reward.checker import checker_category
+from reward.score import expects_no_call
 from tests import bfcl_oracle as oracle
 
 pytestmark = pytest.mark.skipif(not oracle.available(), reason="bfcl-eval is not installed")
@@ -238,6 +240,17 @@ def test_category_none_infers_the_rule_from_the_gold(cases):
         assert check_calls(calls, gold, entry["function"]) == expected, (entry["id"], label)
         checked += 1
     assert checked > 20_000
+
+
+def test_bfcl_names_pick_the_rule_and_our_own_labels_leave_it_to_the_gold():
+    for name in ("simple", "simple_python", "multiple", "parallel_multiple", "irrelevance", "live_relevance"):
+        assert checker_category(name) == name
+    for name in ("no_call", "missing_param", "custom"):
+        assert checker_category(name) is None
+    gold = [{"f": {"x": [1]}}]
+    assert expects_no_call([], None) and expects_no_call([], "missing_param")
+    assert expects_no_call(gold, "irrelevance") and expects_no_call([], "live_irrelevance")
+    assert not expects_no_call(gold, None) and not expects_no_call([], "live_relevance")
 
 
 def test_scoring_the_rendered_text_agrees_with_bfcl_decode_and_check(cases):
