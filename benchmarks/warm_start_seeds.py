@@ -37,13 +37,13 @@ from cluster.config import load_config  # noqa: E402
 from cluster.data import reference_completion  # noqa: E402
 from cluster.data.loaders import load_samples  # noqa: E402
 from cluster.data.render import corpus_texts, render_prompts  # noqa: E402
-from cluster.evaluate import call_rate, side_accuracy  # noqa: E402
 from cluster.feed import Prompt  # noqa: E402
 from cluster.models import resolve_model  # noqa: E402
+from cluster.sides import call_rate, side_accuracy  # noqa: E402
 from cluster.warm_start import sft_batches  # noqa: E402
 from learner.engine import lr_at  # noqa: E402
-from reward import score  # noqa: E402
 from reward.checker import checker_category  # noqa: E402
+from reward.score import judge  # noqa: E402
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 
@@ -109,15 +109,15 @@ def evaluate(model, tokenizer, samples, prompts, max_new_tokens: int = 96) -> di
             )
         texts += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
     wrapped = [Prompt(sample, ids) for sample, ids in zip(samples, prompts, strict=True)]
-    rewards = [
-        score(text, s.ground_truth, s.tools, checker_category(s.category))
+    verdicts = [
+        judge(text, s.ground_truth, s.tools, checker_category(s.category))
         for s, text in zip(samples, texts, strict=True)
     ]
-    sides = side_accuracy(wrapped, rewards)
+    sides = side_accuracy(wrapped, [v.reward for v in verdicts])
     return {
         "call": sides["eval/call_prompts"],
         "no_call": sides["eval/no_call_prompts"],
-        "call_rate": call_rate(wrapped, texts),
+        "call_rate": call_rate(wrapped, verdicts),
         "unseen": sides.get("eval/slice/unseen_values", float("nan")),
     }
 

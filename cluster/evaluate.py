@@ -30,6 +30,7 @@ from cluster.eval_report import (
 )
 from cluster.feed import Prompt
 from cluster.rollout_pool import RolloutPool, Sampling
+from cluster.sides import call_precision, call_rate, side_accuracy
 from reward import ParsedCompletion, parse_completion, score
 from reward.checker import checker_category
 from reward.grammar import THINK_OPEN, TOOL_CALL_OPEN, parse_answer, split_think
@@ -42,16 +43,17 @@ def evaluate(
     reward_pool,
     max_new_tokens: int,
     out_file: str | Path | None = None,
-    fmt: str = "python",
 ) -> dict[str, Any]:
     """Greedy-decode every prompt once, score with the strict reward, return accuracy overall and
-    per category, and ``eval/call_rate`` (see ``call_rate``); with ``out_file``, write every
-    output with its verdict as JSON lines."""
+    per category, on each side (``cluster.sides``), ``eval/call_rate`` and ``eval/call_precision``;
+    with ``out_file``, write every output with its verdict as JSON lines."""
     if not prompts:
         return {"eval/accuracy": float("nan"), "eval/count": 0}
     groups = rollout.generate([p.ids for p in prompts], Sampling(1, 0.0, max_new_tokens=max_new_tokens))
     texts = [group[0]["text"] for group in groups]
-    rewards = reward_pool.score([p.reward_item(t) for p, t in zip(prompts, texts, strict=True)])
+    judged = reward_pool.judge_groups([p.reward_group([t]) for p, t in zip(prompts, texts, strict=True)])
+    verdicts = [group[0] for group in judged]
+    rewards = [v.reward for v in verdicts]
     by_category: dict[str, list[float]] = defaultdict(list)
     for prompt, reward in zip(prompts, rewards, strict=True):
         by_category[prompt.sample.category].append(reward)
@@ -59,12 +61,12 @@ def evaluate(
     for category, values in sorted(by_category.items()):
         metrics[f"eval/accuracy/{category}"] = sum(values) / len(values)
     metrics.update(side_accuracy(prompts, rewards))
-    rate = call_rate(prompts, texts, fmt)
-    if rate is not None:
-        metrics["eval/call_rate"] = rate
-    precision = call_precision(prompts, texts, rewards, fmt)
-    if precision is not None:
-        metrics["eval/call_precision"] = precision
+    for key, value in (
+        ("eval/call_rate", call_rate(prompts, verdicts)),
+        ("eval/call_precision", call_precision(prompts, verdicts)),
+    ):
+        if value is not None:
+            metrics[key] = value
     if out_file is not None:
         Path(out_file).parent.mkdir(parents=True, exist_ok=True)
         with open(out_file, "w") as f:
@@ -77,66 +79,6 @@ def evaluate(
                 }
                 f.write(json.dumps(record) + "\n")
     return metrics
-
-
-def side_accuracy(prompts: list[Prompt], rewards: list[float]) -> dict[str, float]:
-    """Accuracy on the prompts that need a call (``eval/call_prompts``), on those that need none
-    (``eval/no_call_prompts``) and on each named slice of the split (``eval/slice/<name>``, e.g. the
-    bundled validation's ``unseen_values``); a side or slice with no prompt is left out."""
-    groups: dict[str, list[float]] = defaultdict(list)
-    for prompt, reward in zip(prompts, rewards, strict=True):
-        groups["eval/call_prompts" if prompt.sample.ground_truth else "eval/no_call_prompts"].append(reward)
-        if prompt.sample.slice:
-            groups[f"eval/slice/{prompt.sample.slice}"].append(reward)
-    return {key: sum(values) / len(values) for key, values in sorted(groups.items())}
-
-
-def call_rate(prompts: list[Prompt], texts: list[str], fmt: str = "python") -> float | None:
-    """The share of prompts that need a call (a non-empty gold) answered with a call list, right
-    or wrong; None when no prompt needs one. A policy that learns to abstain everywhere scores on
-    the no-call categories while this falls, which accuracy alone hides."""
-    answered = [
-        parse_completion(text, fmt).call_syntax
-        for prompt, text in zip(prompts, texts, strict=True)
-        if prompt.sample.ground_truth
-    ]
-    return sum(answered) / len(answered) if answered else None
-
-
-def call_precision(
-    prompts: list[Prompt], texts: list[str], rewards: list[float], fmt: str = "python"
-) -> float | None:
-    """Of the prompts that need a call answered with a call list, the share answered right; None
-    when there is no such answer. Right calls = call rate x precision: a policy that only moves its
-    threshold (calls more, or abstains more) changes the first factor, one that calls better the
-    second."""
-    right = [
-        reward
-        for prompt, text, reward in zip(prompts, texts, rewards, strict=True)
-        if prompt.sample.ground_truth and parse_completion(text, fmt).call_syntax
-    ]
-    return sum(right) / len(right) if right else None
-
-
-def rollout_split(
-    prompts: list[Prompt], groups: list[list[dict[str, Any]]], rewards: list[float], fmt: str = "python"
-) -> dict[str, float]:
-    """A step's training rollouts split by whether the prompt needs a call: the mean reward of
-    each side (``reward/call_prompts``, ``reward/no_call_prompts``) and ``call_rate/train``, the
-    share of completions on call-needing prompts written as a call list. Shows what RL is
-    rewarding: right calls, or abstaining where no call is due. A side with no prompt is left out."""
-    per_completion = [prompt for prompt, group in zip(prompts, groups, strict=True) for _ in group]
-    texts = [completion["text"] for group in groups for completion in group]
-    paired = list(zip(per_completion, rewards, strict=True))
-    need = [reward for prompt, reward in paired if prompt.sample.ground_truth]
-    skip = [reward for prompt, reward in paired if not prompt.sample.ground_truth]
-    out = {}
-    if need:
-        out["reward/call_prompts"] = sum(need) / len(need)
-        out["call_rate/train"] = call_rate(per_completion, texts, fmt)
-    if skip:
-        out["reward/no_call_prompts"] = sum(skip) / len(skip)
-    return out
 
 
 def accuracy_report(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -505,7 +447,7 @@ def _eval_validation(
     out_file = request.out_dir / OUTPUTS_FILE
     t = time.perf_counter()
     try:
-        evaluate(prompts, rollout, reward_pool, request.max_new_tokens, out_file, config.reward.output_format)
+        evaluate(prompts, rollout, reward_pool, request.max_new_tokens, out_file)
     finally:
         reward_pool.shutdown()
     elapsed = time.perf_counter() - t

@@ -33,9 +33,11 @@ class Prompt:
     sample: Sample
     ids: list[int]
 
-    def reward_item(self, text: str) -> dict[str, Any]:
+    def reward_group(self, texts: list[str]) -> dict[str, Any]:
+        """This prompt's completions as one group for ``RewardPool.judge_groups``: the gold answer
+        and the tools travel once, beside the texts."""
         return {
-            "text": text,
+            "texts": texts,
             "ground_truth": self.sample.ground_truth,
             "functions": self.sample.tools,
             "category": checker_category(self.sample.category),

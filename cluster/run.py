@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
-from cluster.evaluate import rollout_split
 from cluster.feed import Prompt, PromptFeed, load_splits, load_warm_start_samples, render_all
 from cluster.kv_cache import rollout_kv_cache
 from cluster.memory_plan import host_memory, memory_plan
 from cluster.metrics import MetricsLog
 from cluster.pipeline import RolloutPipeline
 from cluster.progress import StepProgress, phase, say
+from cluster.sides import rollout_split
 from cluster.telemetry import Telemetry
 from common.tokenizer import load_tokenizer
+from reward.score import Verdict
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "driver_state.json"
@@ -112,14 +113,20 @@ def resume_config(run_dir: str, overrides: list[str] | None = None) -> RunConfig
 
 @dataclass
 class Rollouts:
-    """One step's prompts, their groups of completions and the groups' rewards (group-major)."""
+    """One step's prompts, their groups of completions and the reward pool's verdicts on them
+    (``[P][G]`` each)."""
 
     prompts: list[Prompt]
     groups: list[list[dict[str, Any]]]
-    rewards: list[float]
+    verdicts: list[list[Verdict]]
     version: int  # the policy version that sampled them
     timings: dict[str, float]
     stats: dict[str, float]
+
+    @property
+    def rewards(self) -> list[float]:
+        """The rewards, group-major."""
+        return [v.reward for group in self.verdicts for v in group]
 
 
 def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool) -> Rollouts:
@@ -131,43 +138,43 @@ def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, rewar
     timings = {"time/generate": 0.0, "time/score": 0.0}
     version = rollout.version
 
-    def sample(prompts: list[Prompt], seed: int) -> tuple[list, list[float]]:
+    def sample(prompts: list[Prompt], seed: int) -> tuple[list, list[list[Verdict]]]:
         t = time.perf_counter()
         groups = rollout.generate([p.ids for p in prompts], Sampling.from_config(cfg.rollout, seed))
         timings["time/generate"] += time.perf_counter() - t
         t = time.perf_counter()
-        items = [p.reward_item(c["text"]) for p, group in zip(prompts, groups, strict=True) for c in group]
-        rewards = reward_pool.score(items)
+        texts = [[c["text"] for c in group] for group in groups]
+        verdicts = reward_pool.judge_groups([p.reward_group(g) for p, g in zip(prompts, texts, strict=True)])
         timings["time/score"] += time.perf_counter() - t
-        G = cfg.rollout.group_size
-        return groups, [rewards[i : i + G] for i in range(0, len(rewards), G)]
+        return groups, verdicts
 
     prompts = feed.batch(step)
-    groups, rewards = sample(prompts, cfg.rollout.seed + step)
-    flat_first = sum(_flat(r) for r in rewards)
+    groups, verdicts = sample(prompts, cfg.rollout.seed + step)
+    flat_first = sum(_flat(v) for v in verdicts)
     replaced = 0
     alg = cfg.algorithm
     rounds = alg.dynamic_sampling_rounds if alg.dynamic_sampling else 0
     for round_ in range(1, rounds + 1):
-        flat = [i for i, r in enumerate(rewards) if _flat(r)]
+        flat = [i for i, v in enumerate(verdicts) if _flat(v)]
         if not flat:
             break
         fresh = feed.extra(step, round_, len(flat))
-        new_groups, new_rewards = sample(fresh, cfg.rollout.seed + step + _ROUND_SEED_STRIDE * round_)
-        for i, prompt, group, reward in zip(flat, fresh, new_groups, new_rewards, strict=True):
-            prompts[i], groups[i], rewards[i] = prompt, group, reward
+        new_groups, new_verdicts = sample(fresh, cfg.rollout.seed + step + _ROUND_SEED_STRIDE * round_)
+        for i, prompt, group, verdict in zip(flat, fresh, new_groups, new_verdicts, strict=True):
+            prompts[i], groups[i], verdicts[i] = prompt, group, verdict
         replaced += len(flat)
     stats = {"frac_zero_std_groups_sampled": flat_first / len(prompts)}
     if alg.dynamic_sampling:
         stats["dynamic_sampling/replaced_groups"] = replaced
-    return Rollouts(prompts, groups, [x for r in rewards for x in r], version, timings, stats)
+    return Rollouts(prompts, groups, verdicts, version, timings, stats)
 
 
 _ROUND_SEED_STRIDE = 1_000_003
 
 
-def _flat(rewards: list[float]) -> bool:
-    return all(r == rewards[0] for r in rewards)
+def _flat(verdicts: list[Verdict]) -> bool:
+    """All of a group's rewards are equal: no learning signal."""
+    return all(v.reward == verdicts[0].reward for v in verdicts)
 
 
 def rl_step(
@@ -227,7 +234,7 @@ def rl_step(
     tokens = sum(lengths) + sum(len(p) for p in batch["prompt_ids"])
     metrics.update(timings)
     metrics.update(rollouts.stats)
-    metrics.update(rollout_split(prompts, rollouts.groups, rewards, cfg.reward.output_format))
+    metrics.update(rollout_split(prompts, rollouts.verdicts))
     metrics.update(
         {
             "reward/mean": sum(rewards) / len(rewards),
@@ -343,7 +350,6 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
                 reward_pool,
                 cfg.rollout.max_new_tokens,
                 run.path / "eval" / f"step-{step:06d}.jsonl",
-                cfg.reward.output_format,
             )
             bar.advance(len(val_prompts), f"accuracy {result['eval/accuracy']:.3f}")
         result["time/eval"] = time.perf_counter() - t

@@ -21,14 +21,15 @@ from common.faults import death_cause
 from common.placement import COLOCATE_HINT, PlacementError, bundle, reserve, wait_placed
 from reward.grammar import MAX_COMPLETION_CHARS
 from reward.prompt import OutputFormat
-from reward.score import score
+from reward.score import Verdict, judge, score
 
 REQUIRED_KEYS = ("text", "ground_truth", "functions")
+GROUP_KEYS = ("texts", "ground_truth", "functions")
 _NAME_RELEASE_TIMEOUT_S = 10.0
 
 
 class RewardActor:
-    """One scoring process: ``score_chunk(items) -> rewards``."""
+    """One scoring process: ``score_chunk(items) -> rewards``, ``judge_chunk(groups) -> verdicts``."""
 
     def __init__(self, fmt: OutputFormat = "python") -> None:
         self.fmt = fmt
@@ -37,6 +38,15 @@ class RewardActor:
         return [
             score(item["text"], item["ground_truth"], item["functions"], item.get("category"), self.fmt)
             for item in items
+        ]
+
+    def judge_chunk(self, groups: list[dict[str, Any]]) -> list[list[Verdict]]:
+        return [
+            [
+                judge(text, group["ground_truth"], group["functions"], group.get("category"), self.fmt)
+                for text in group["texts"]
+            ]
+            for group in groups
         ]
 
     def ping(self) -> bool:
@@ -51,8 +61,9 @@ class RewardPool:
     """``num_actors`` reward actors with ``cpus_per_actor`` CPUs each (fractions allowed).
 
     ``score(items)`` takes dicts with keys ``text``, ``ground_truth``, ``functions`` and optional
-    ``category`` and returns one float per item, in order. ``chunk_size`` bounds the items per
-    remote call (default: the batch split evenly over the actors). Actors are named
+    ``category`` and returns one float per item, in order. ``judge_groups(groups)`` takes one dict
+    per prompt, its completions under ``texts``, and returns their verdicts (reward and call syntax)
+    group by group. ``chunk_size`` bounds the items (or groups) per remote call (default: the batch split evenly over the actors). Actors are named
     ``f"{name_prefix}-{i}"`` when ``name_prefix`` is given. Needs ``ray.init`` done by the caller.
     The actors hold one placement group, a bundle each (a replacement takes its predecessor's);
     with ``node_id`` every bundle is on that node, otherwise they spread over the cluster.
@@ -126,34 +137,49 @@ class RewardPool:
 
     def score(self, items: list[dict[str, Any]]) -> list[float]:
         """Rewards for ``items`` in input order; a dead actor's chunks are retried on its replacement."""
-        _validate(items)
-        self.oversize += sum(
-            isinstance(i["text"], str) and len(i["text"]) > MAX_COMPLETION_CHARS for i in items
-        )
+        _validate(items, REQUIRED_KEYS, "reward item")
+        self.oversize += _oversize(item["text"] for item in items)
+        return self._run("score_chunk", items)
+
+    def judge_groups(self, groups: list[dict[str, Any]]) -> list[list[Verdict]]:
+        """The verdict of every completion, group by group in input order. Each group is one
+        prompt's completions (``texts``) with its ``ground_truth``, ``functions`` and optional
+        ``category``, which so cross to the actors once per group, not once per completion."""
+        _validate(groups, GROUP_KEYS, "reward group")
+        self.oversize += _oversize(text for group in groups for text in group["texts"])
+        return self._run("judge_chunk", groups)
+
+    def _run(self, method: str, units: list[Any]) -> list[Any]:
+        """``method`` of the actors over ``units`` cut into chunks; results in input order, a dead
+        actor's chunks retried on its replacement."""
         if not self._actors:
             raise RewardPoolError("the reward pool is shut down")
-        rewards: list[float | None] = [None] * len(items)
+        results: list[Any] = [None] * len(units)
         pending: dict[ray.ObjectRef, tuple[int, int, int, Any]] = {}
-        for number, (start, stop) in enumerate(self._chunks(len(items))):
-            slot = number % len(self._actors)
-            pending[self._submit(slot, items[start:stop])] = (start, stop, slot, self._actors[slot])
+
+        def submit(slot: int, start: int, stop: int) -> None:
+            ref = getattr(self._actors[slot], method).remote(units[start:stop])
+            pending[ref] = (start, stop, slot, self._actors[slot])
+
+        for number, (start, stop) in enumerate(self._chunks(len(units))):
+            submit(number % len(self._actors), start, stop)
         while pending:
             (ready,), _ = ray.wait(list(pending), num_returns=1)
             start, stop, slot, actor = pending.pop(ready)
             try:
-                chunk_rewards = ray.get(ready)
+                chunk = ray.get(ready)
             except RayActorError as error:
                 if self._actors[slot] is actor:
                     self._replace(slot, error)
-                pending[self._submit(slot, items[start:stop])] = (start, stop, slot, self._actors[slot])
+                submit(slot, start, stop)
                 continue
-            if len(chunk_rewards) != stop - start:
+            if len(chunk) != stop - start:
                 raise RewardPoolError(
-                    f"reward actor {slot} returned {len(chunk_rewards)} rewards for {stop - start} items"
+                    f"reward actor {slot} returned {len(chunk)} results for {stop - start} inputs"
                 )
-            rewards[start:stop] = chunk_rewards
-        assert all(r is not None for r in rewards), "every item is scored"
-        return rewards  # type: ignore[return-value]
+            results[start:stop] = chunk
+        assert all(r is not None for r in results), "every input is scored"
+        return results
 
     def shutdown(self) -> None:
         """Kill every actor; the pool cannot score afterwards."""
@@ -167,9 +193,6 @@ class RewardPool:
     def _chunks(self, count: int) -> list[tuple[int, int]]:
         size = self.chunk_size or max(1, math.ceil(count / len(self._actors)))
         return [(start, min(start + size, count)) for start in range(0, count, size)]
-
-    def _submit(self, slot: int, chunk: list[dict[str, Any]]) -> ray.ObjectRef:
-        return self._actors[slot].score_chunk.remote(chunk)
 
     def _start_actor(self, index: int, replacing: bool = False) -> Any:
         options: dict[str, Any] = {
@@ -218,12 +241,14 @@ class RewardPool:
         self._actors[slot] = self._start_actor(slot, replacing=True)
 
 
-def _validate(items: list[dict[str, Any]]) -> None:
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ValueError(f"reward item {index} must be a dict, got {type(item).__name__}")
-        missing = [key for key in REQUIRED_KEYS if key not in item]
+def _oversize(texts) -> int:
+    return sum(isinstance(text, str) and len(text) > MAX_COMPLETION_CHARS for text in texts)
+
+
+def _validate(units: list[dict[str, Any]], keys: tuple[str, ...], what: str) -> None:
+    for index, unit in enumerate(units):
+        if not isinstance(unit, dict):
+            raise ValueError(f"{what} {index} must be a dict, got {type(unit).__name__}")
+        missing = [key for key in keys if key not in unit]
         if missing:
-            raise ValueError(
-                f"reward item {index} lacks key(s) {missing}; expected {list(REQUIRED_KEYS)} (+ 'category')"
-            )
+            raise ValueError(f"{what} {index} lacks key(s) {missing}; expected {list(keys)} (+ 'category')")

@@ -8,11 +8,19 @@ call list; its text is not judged. No partial credit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from reward.checker import check_calls
 from reward.grammar import MAX_COMPLETION_CHARS, ParsedCompletion, parse_answer_shared, split_think
 from reward.prompt import OutputFormat
+
+
+class Verdict(NamedTuple):
+    """What scoring one completion found: the reward (Eq. 3) and whether the answer is shaped like a
+    call list, right or wrong (the call rate's numerator; False when the format already fails)."""
+
+    reward: float
+    call_syntax: bool
 
 
 def score(
@@ -29,19 +37,32 @@ def score(
     category name or None (rule inferred from the gold, see ``check_calls``). An unknown ``fmt``
     is a caller error (ValueError).
     """
+    return judge(text, ground_truth, functions, category, fmt).reward
+
+
+def judge(
+    text: str,
+    ground_truth: list[dict[str, Any]],
+    functions: list[dict[str, Any]],
+    category: str | None = None,
+    fmt: OutputFormat = "python",
+) -> Verdict:
+    """``score`` with what the parse found on the way: the reward and the answer's call syntax."""
     if fmt not in ("python", "hermes"):
         raise ValueError(f"unknown output format {fmt!r}: expected 'python' or 'hermes'")
     if not isinstance(text, str) or len(text) > MAX_COMPLETION_CHARS:
-        return 0.0
+        return Verdict(0.0, False)
+    call_syntax = False
     try:
         think, answer = split_think(text)
         if think is None or not answer:
-            return 0.0
+            return Verdict(0.0, False)
         calls, call_syntax = parse_answer_shared(answer, fmt)
         parsed = ParsedCompletion(True, think, calls, answer, call_syntax)
-        return 1.0 if answer_correct(parsed, ground_truth, functions, category) else 0.0
+        right = answer_correct(parsed, ground_truth, functions, category)
+        return Verdict(1.0 if right else 0.0, call_syntax)
     except Exception:
-        return 0.0
+        return Verdict(0.0, call_syntax)
 
 
 def expects_no_call(ground_truth: list[dict[str, Any]], category: str | None = None) -> bool:

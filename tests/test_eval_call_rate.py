@@ -4,8 +4,10 @@ abstaining is named as such, not reported as a plain improvement."""
 from __future__ import annotations
 
 from cluster.data import load_samples
-from cluster.evaluate import accuracy_report, call_precision, call_rate, rollout_split, side_accuracy
+from cluster.evaluate import accuracy_report
 from cluster.feed import Prompt
+from cluster.sides import call_precision, call_rate, rollout_split, side_accuracy
+from reward.score import Verdict, judge
 
 CALL = "<think>The user wants the weather.</think>[get_weather(city='Oslo')]"
 ABSTAIN = "<think>No given function fits.</think>None of the given functions can do that."
@@ -18,23 +20,39 @@ def _prompts() -> list[Prompt]:
     return [Prompt(s, []) for s in need + no_call]
 
 
+def _verdicts(prompts: list[Prompt], texts: list[str], rewards: list[float] | None = None) -> list[Verdict]:
+    """The verdicts the reward pool returns for ``texts`` (its reward, or ``rewards`` when given)."""
+    judged = [judge(t, p.sample.ground_truth, p.sample.tools) for p, t in zip(prompts, texts, strict=True)]
+    return [
+        Verdict(r, v.call_syntax) for v, r in zip(judged, rewards or [v.reward for v in judged], strict=True)
+    ]
+
+
+def test_the_verdict_says_whether_the_answer_is_a_call_list_right_or_wrong():
+    gold, tools = [{"get_weather": {"city": ["Oslo"]}}], []
+    assert judge(CALL, gold, tools).call_syntax and judge(CALL, [], tools) == Verdict(0.0, True)
+    assert judge(ABSTAIN, [], tools) == Verdict(1.0, False)
+    no_think = "[get_weather(city='Oslo')]"  # outside the grammar: not a call
+    assert judge(no_think, gold, tools) == Verdict(0.0, False)
+    hermes = '<think>t</think><tool_call>{"name": "f", "arguments": {}}</tool_call>'
+    assert judge(hermes, gold, tools, fmt="hermes").call_syntax
+    assert not judge(hermes, gold, tools).call_syntax
+
+
 def test_call_rate_counts_call_lists_on_prompts_that_need_a_call_only():
     prompts = _prompts()  # three need a call, two do not
-    assert call_rate(prompts, [CALL, CALL, ABSTAIN, CALL, CALL]) == 2 / 3
-    no_think = "[get_weather(city='Oslo')]"  # outside the grammar: not a call
-    assert call_rate(prompts, [ABSTAIN, no_think, ABSTAIN, CALL, CALL]) == 0.0
-    assert call_rate(prompts[3:], [ABSTAIN, ABSTAIN]) is None
-    hermes = '<think>t</think><tool_call>{"name": "f", "arguments": {}}</tool_call>'
-    assert call_rate(prompts[:1], [hermes], "hermes") == 1.0
+    assert call_rate(prompts, _verdicts(prompts, [CALL, CALL, ABSTAIN, CALL, CALL])) == 2 / 3
+    assert call_rate(prompts, _verdicts(prompts, [ABSTAIN, ABSTAIN, ABSTAIN, CALL, CALL])) == 0.0
+    assert call_rate(prompts[3:], _verdicts(prompts[3:], [ABSTAIN, ABSTAIN])) is None
 
 
 def test_call_precision_is_the_share_right_of_the_calls_made_where_one_is_due():
     prompts = _prompts()  # three need a call, two do not
     texts = [CALL, CALL, ABSTAIN, CALL, ABSTAIN]
     # one right call, one wrong, one abstention (wrong, not a call); the no-call prompts don't count
-    assert call_precision(prompts, texts, [1.0, 0.0, 0.0, 0.0, 1.0]) == 1 / 2
-    assert call_precision(prompts, texts, [1.0, 1.0, 0.0, 0.0, 1.0]) == 1.0
-    assert call_precision(prompts, [ABSTAIN] * 5, [0.0, 0.0, 0.0, 1.0, 1.0]) is None
+    assert call_precision(prompts, _verdicts(prompts, texts, [1.0, 0.0, 0.0, 0.0, 1.0])) == 1 / 2
+    assert call_precision(prompts, _verdicts(prompts, texts, [1.0, 1.0, 0.0, 0.0, 1.0])) == 1.0
+    assert call_precision(prompts, _verdicts(prompts, [ABSTAIN] * 5)) is None
 
 
 def test_report_gives_the_call_precision_beside_the_call_rate():
@@ -64,17 +82,15 @@ def test_report_has_no_warning_when_calls_hold():
 
 def test_rollout_split_separates_rewards_and_calls_by_what_the_prompt_needs():
     prompts = _prompts()[2:4]  # one needs a call, one does not
-    groups = [
-        [{"text": CALL}, {"text": ABSTAIN}, {"text": CALL}],
-        [{"text": ABSTAIN}, {"text": CALL}, {"text": ABSTAIN}],
-    ]
-    split = rollout_split(prompts, groups, [1.0, 0.0, 0.0, 1.0, 0.0, 1.0])
-    assert split == {
+    texts = [[CALL, ABSTAIN, CALL], [ABSTAIN, CALL, ABSTAIN]]
+    rewards = [[1.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
+    verdicts = [_verdicts([p] * 3, t, r) for p, t, r in zip(prompts, texts, rewards, strict=True)]
+    assert rollout_split(prompts, verdicts) == {
         "reward/call_prompts": 1 / 3,
         "call_rate/train": 2 / 3,
         "reward/no_call_prompts": 2 / 3,
     }
-    assert rollout_split(prompts[1:], groups[1:], [1.0, 0.0, 1.0]) == {"reward/no_call_prompts": 2 / 3}
+    assert rollout_split(prompts[1:], verdicts[1:]) == {"reward/no_call_prompts": 2 / 3}
 
 
 def test_side_accuracy_splits_call_and_no_call_prompts_and_reports_the_unseen_values_slice():

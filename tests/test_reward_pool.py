@@ -44,6 +44,18 @@ def test_pool_scores_in_input_order_across_actors(ray_cluster):
         assert rewards[1] == 1.0 and rewards[3] == 0.0 and rewards[5] == 0.0  # the three kinds of item
         assert pool.size == 2 and pool.score([]) == []
         assert {ray_cluster.get_actor(f"reward-order-{i}") is not None for i in range(2)} == {True}
+        # groups: one gold and tool list per prompt, its G texts beside them; verdicts come back [P][G]
+        groups = [
+            {**items[i], "texts": [item["text"] for item in items[i : i + 4]]} for i in range(0, 100, 4)
+        ]
+        verdicts = pool.judge_groups(groups)
+        assert [len(group) for group in verdicts] == [4] * 25
+        for i, group in zip(range(0, 100, 4), verdicts, strict=True):
+            mates = [{**items[j], "ground_truth": items[i]["ground_truth"]} for j in range(i, i + 4)]
+            assert [v.reward for v in group] == expected_rewards(mates)
+            assert [v.call_syntax for v in group] == [j % 5 != 0 for j in range(i, i + 4)]
+        with pytest.raises(ValueError, match=r"reward group 0 lacks key\(s\) \['texts'\]"):
+            pool.judge_groups([items[0]])
     finally:
         pool.shutdown()
 
