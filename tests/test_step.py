@@ -1,0 +1,167 @@
+"""One RL step of the driver in seconds, with fakes for the Ray roles: the rollout pool answers
+from a script, the reward pool scores with the real strict reward in this process, the learner
+group and the weight sync record what they are given. Pins dynamic-sampling replacement, the
+staleness guard and the metric keys of a step; the whole stack runs in test_loop.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster.config import load_config
+from cluster.data import load_samples
+from cluster.feed import Prompt, PromptFeed
+from cluster.pipeline import RolloutPipeline
+from cluster.run import rl_step, sample_and_score
+from reward import gold_to_calls, render_calls
+from reward.score import judge
+
+G = 4
+
+
+def _prompts() -> list[Prompt]:
+    """Six validation samples, four that need a call and two that need none; prompt ids are [i]."""
+    samples = load_samples("data/val.jsonl").samples
+    chosen = [s for s in samples if s.ground_truth][:4] + [s for s in samples if not s.ground_truth][:2]
+    return [Prompt(sample, [i]) for i, sample in enumerate(chosen)]
+
+
+class FakeRollout:
+    """Answers each prompt from a script: every completion right (a flat group), or right and wrong
+    in turn (a group with spread) for the prompt ids in ``split``."""
+
+    def __init__(self, prompts: list[Prompt], split: set[int], version: int = 0):
+        self.samples = {p.ids[0]: p.sample for p in prompts}
+        self.split = split
+        self.version = version
+        self.size = 1
+        self.asked: list[list[int]] = []
+
+    def generate(self, ids: list[list[int]], sampling) -> list[list[dict]]:
+        self.asked.append([x[0] for x in ids])
+        return [self._group(x[0], sampling.group_size) for x in ids]
+
+    def _group(self, prompt_id: int, size: int) -> list[dict]:
+        sample = self.samples[prompt_id]
+        if sample.ground_truth:
+            right, wrong = render_calls(gold_to_calls(sample.ground_truth)), "No function fits."
+        else:
+            right, wrong = "No function fits.", "[get_time(city='Oslo')]"
+        texts = [wrong if prompt_id in self.split and k % 2 else right for k in range(size)]
+        return [
+            {
+                "text": f"<think>t</think>{text}",
+                "token_ids": [5] * (k + 2),
+                "logprobs": [-0.5] * (k + 2),
+                "finish_reason": "stop",
+            }  # fmt: skip
+            for k, text in enumerate(texts)
+        ]
+
+    def metrics(self) -> dict[str, float]:
+        return {"pool/rollout_restarts": 0}
+
+
+class FakeRewardPool:
+    """The reward pool's contract, scored in this process with the real strict reward."""
+
+    def judge_groups(self, groups: list[dict]) -> list[list]:
+        return [
+            [judge(t, g["ground_truth"], g["functions"], g.get("category")) for t in g["texts"]]
+            for g in groups
+        ]
+
+    def metrics(self) -> dict[str, int]:
+        return {"pool/reward_actors": 1}
+
+
+class FakeLearners:
+    world_size = 1
+
+    def __init__(self):
+        self.batches: list[dict] = []
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        self.batches.append(batch)
+        return {"loss": 0.5, "throughput/tokens_per_s": 10.0}
+
+
+class FakeWeightSync:
+    def __init__(self, rollout: FakeRollout):
+        self.rollout = rollout
+
+    def push(self, version: int) -> None:
+        self.rollout.version = version
+
+
+def _config(*overrides: str, per_step: int = 3):
+    sizes = [f"rollout.group_size={G}", f"train.prompts_per_step={per_step}", f"learner.micro_batch_size={G}"]
+    return load_config("tiny", [*sizes, *overrides])
+
+
+def _step(cfg, rollout: FakeRollout, step: int = 1) -> tuple[dict, FakeLearners]:
+    feed = PromptFeed(_prompts(), cfg.train.prompts_per_step, cfg.data.shuffle_seed)
+    reward_pool, learners = FakeRewardPool(), FakeLearners()
+    produce = lambda s: sample_and_score(s, cfg, feed, rollout, reward_pool)  # noqa: E731
+    pipeline = RolloutPipeline(produce, step, step, cfg.algorithm.max_staleness, rollout.version)
+    metrics = rl_step(step, cfg, pipeline, learners, FakeWeightSync(rollout), rollout, reward_pool)
+    return metrics, learners
+
+
+def test_dynamic_sampling_replaces_flat_groups_with_fresh_prompts():
+    cfg = _config("algorithm.dynamic_sampling=true", "algorithm.dynamic_sampling_rounds=2")
+    rollout = FakeRollout(_prompts(), split={0, 1, 2, 3, 4, 5})
+    first = PromptFeed(_prompts(), 3, cfg.data.shuffle_seed).batch(1)
+    rollout.split = {first[0].ids[0]}  # the step's other two groups are flat
+    metrics, learners = _step(cfg, rollout)
+    assert rollout.asked[0] == [p.ids[0] for p in first]
+    assert len(rollout.asked[1]) == 2  # round 1: two fresh prompts for the two flat groups
+    assert metrics["frac_zero_std_groups_sampled"] == pytest.approx(2 / 3)
+    # each round re-asks for the positions still flat; the last prompt asked at a position is trained
+    expected = [p.ids[0] for p in first]
+    flat_positions = [1, 2]
+    for asked in rollout.asked[1:]:
+        assert len(asked) == len(flat_positions)
+        for position, prompt_id in zip(flat_positions, asked, strict=True):
+            expected[position] = prompt_id
+        flat_positions = [i for i in flat_positions if expected[i] not in rollout.split]
+    assert metrics["dynamic_sampling/replaced_groups"] == sum(len(asked) for asked in rollout.asked[1:])
+    batch = learners.batches[0]
+    assert batch["group_size"] == G and len(batch["rewards"]) == 3 * G == len(batch["completion_ids"])
+    assert [batch["prompt_ids"][i][0] for i in range(0, 3 * G, G)] == expected
+    assert expected[1:] != [p.ids[0] for p in first[1:]]  # this seed's draw does replace them
+    assert all(batch["prompt_ids"][i] == batch["prompt_ids"][i - i % G] for i in range(3 * G))
+    for position, prompt_id in enumerate(expected):  # each group's rewards are its prompt's own
+        rewards = batch["rewards"][position * G : (position + 1) * G]
+        assert (len(set(rewards)) > 1) == (prompt_id in rollout.split)
+
+
+def test_without_dynamic_sampling_flat_groups_are_trained_as_they_are():
+    cfg = _config()
+    rollout = FakeRollout(_prompts(), split=set())
+    metrics, learners = _step(cfg, rollout)
+    assert len(rollout.asked) == 1 and metrics["frac_zero_std_groups_sampled"] == 1.0
+    assert "dynamic_sampling/replaced_groups" not in metrics
+    assert learners.batches[0]["rewards"] == [1.0] * (3 * G)  # the script answers every prompt right
+
+
+def test_the_staleness_guard_refuses_rollouts_older_than_max_staleness():
+    cfg = _config("algorithm.max_staleness=0")
+    rollout = FakeRollout(_prompts(), split=set(), version=1)  # workers at version 1, learner at step 4
+    with pytest.raises(RuntimeError, match=r"step 4: rollouts of policy version 1 are 2 versions old"):
+        _step(cfg, rollout, step=4)
+
+
+def test_a_step_reports_these_metrics():
+    cfg = _config(per_step=6)  # every prompt: both sides are in the step
+    rollout = FakeRollout(_prompts(), split={0, 4})
+    metrics, _ = _step(cfg, rollout)
+    own = set(metrics) - {"loss", "pool/rollout_restarts", "pool/reward_actors"}
+    assert own == {
+        "throughput/learner_tokens_per_s", "time/generate", "time/score", "time/train", "time/weight_sync",
+        "time/step", "time/overhead", "frac_zero_std_groups_sampled", "reward/call_prompts",
+        "call_rate/train", "reward/no_call_prompts", "reward/mean", "response_length/mean",
+        "frac_truncated", "throughput/tokens_per_s", "throughput/completions_per_s", "pool/rollout_workers",
+        "pool/learners", "policy_version", "policy/staleness", "data/batch_digest",
+    }  # fmt: skip
+    assert metrics["policy_version"] == 1 == rollout.version and metrics["policy/staleness"] == 0
+    assert metrics["response_length/mean"] == pytest.approx(sum(k + 2 for k in range(G)) / G)
