@@ -107,7 +107,7 @@ def prepare(workload: Workload, steps: int, quick: bool, workdir: Path, log=prin
     overrides = MATCHED + workload.overrides + (QUICK if quick else [])
     cfg = load_config("tiny", overrides)
     train_samples, _ = _load(cfg)
-    model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg), log)
+    model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg))
     ours = [*overrides, f"model.path={model_dir}"]
 
     if workload.min_tools or workload.prompt_tokens:
@@ -121,7 +121,7 @@ def prepare(workload: Workload, steps: int, quick: bool, workdir: Path, log=prin
     tokenizer = _tokenizer(model_dir)
     samples, _ = _load(cfg)
     feed = PromptFeed(
-        render_all(samples, tokenizer, cfg, "train", log), cfg.train.prompts_per_step, cfg.data.shuffle_seed
+        render_all(samples, tokenizer, cfg, "train"), cfg.train.prompts_per_step, cfg.data.shuffle_seed
     )
     fmt = cfg.reward.output_format
     prompts = []
@@ -195,7 +195,7 @@ def _filter_samples(workload: Workload, cfg: RunConfig, out: Path) -> int:
     low, high = workload.prompt_tokens or (0, 1 << 30)
     kept = [
         p.sample
-        for p in render_all(samples, tokenizer, cfg, "train", lambda _: None)
+        for p in render_all(samples, tokenizer, cfg, "train")
         if len(p.sample.tools) >= workload.min_tools and low <= len(p.ids) <= high
     ]
     if not kept:
@@ -207,7 +207,7 @@ def _filter_samples(workload: Workload, cfg: RunConfig, out: Path) -> int:
 def _load(cfg: RunConfig):
     """Our training and validation samples, without the loader's report on stderr."""
     with contextlib.redirect_stderr(io.StringIO()):
-        return load_splits(cfg, lambda _: None)
+        return load_splits(cfg)
 
 
 def _tokenizer(model_dir: Path):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.data import Sample, load_samples
+from common.console import say
 from envs import bfcl as envs_bfcl
 
 # Single-turn categories scored by the AST checker (Python) or by the presence of calls.
@@ -127,7 +128,7 @@ def load_category(category: str, limit: int | None = None) -> list[Sample]:
                 category=category,
             )
     if kept:
-        print(
+        say(
             f"{category}: {len(kept)} question(s) whose gold the loader rejects are kept as BFCL scores "
             f"them: {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''}",
             file=sys.stderr,

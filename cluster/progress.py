@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from cluster.metrics import console_line
+from common.console import say  # noqa: F401 - the console voice, re-exported for the driver
 
 # Verbose detail line: (label, [(metrics key, format)]).
 _DETAILS = [
@@ -60,12 +61,6 @@ _DETAILS = [
         ],
     ),
 ]
-
-
-def say(message: str, file: TextIO | None = None) -> None:
-    """Print a message above any active progress bar (a plain print when there is none)."""
-    tqdm.write(message, file=file or sys.stdout)
-    (file or sys.stdout).flush()
 
 
 def format_duration(seconds: float) -> str:

@@ -20,7 +20,6 @@ chunks. The rules:
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import ModelConfig, RolloutConfig
 from cluster.ray_setup import actor_options
+from common.console import say
 from common.faults import death_cause
 from common.placement import COLOCATE_HINT, available, bundle, reserve, room
 
@@ -116,7 +116,6 @@ class RolloutPool:
         rollout: RolloutConfig,
         name_prefix: str = "rollout",
         run_name: str | None = None,
-        log: Callable[[str], None] | None = None,
         node_id: str | None = None,
         kv_cache_bytes: int | None = None,
     ):
@@ -126,7 +125,6 @@ class RolloutPool:
         self.name_prefix = name_prefix
         self.model_dir = str(model_dir)
         self.node_id = node_id
-        self.log = log or _print
         self.version = 0
         self.target = rollout.num_workers
         self.restarts = 0
@@ -492,7 +490,7 @@ class RolloutPool:
     # ------------------------------------------------------------------ reporting
     def _say(self, message: str) -> None:
         self.note = message
-        self.log(f"Rollout pool: {message}")
+        say(f"Rollout pool: {message}")
         self._report()
 
     def _report(self) -> None:
@@ -508,7 +506,3 @@ class RolloutPool:
             **counts,
         }
         self.control.pool_report.remote(report)
-
-
-def _print(message: str) -> None:
-    print(message, file=sys.stdout, flush=True)

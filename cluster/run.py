@@ -34,10 +34,6 @@ STATE_FILE = "driver_state.json"
 WARM_START_LINK = "warm_start"  # runs/<name>/warm_start -> the cached warm-started model
 
 
-def log(message: str) -> None:
-    say(message)
-
-
 # ----------------------------------------------------------------------------- run directory
 
 
@@ -272,23 +268,23 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     try:
         check_installed(cfg)
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
-        train_samples, val_samples = load_splits(cfg, log)
-        model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg), log)
+        train_samples, val_samples = load_splits(cfg)
+        model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg))
         tokenizer = load_tokenizer(model_dir)
-        train_prompts = render_all(train_samples, tokenizer, cfg, "train", log)
-        val_prompts = render_all(val_samples, tokenizer, cfg, "validation", log)
+        train_prompts = render_all(train_samples, tokenizer, cfg, "train")
+        val_prompts = render_all(val_samples, tokenizer, cfg, "validation")
         if cfg.train.eval_limit:
             val_prompts = val_prompts[: cfg.train.eval_limit]
-        warm_samples = load_warm_start_samples(cfg, log) if cfg.model.warm_start_sft_steps else None
+        warm_samples = load_warm_start_samples(cfg) if cfg.model.warm_start_sft_steps else None
         warm_prompts = (
-            render_all(warm_samples, tokenizer, cfg, "warm start", log) if warm_samples else train_prompts
+            render_all(warm_samples, tokenizer, cfg, "warm start") if warm_samples else train_prompts
         )
         longest = max(len(p.ids) for p in train_prompts + val_prompts)
         plan = memory_plan(cfg, longest, host_memory(cfg), model_dir)
-        log(plan.table())
+        say(plan.table())
         if plan.problems:
             raise ValueError("the run does not fit in memory: " + "; ".join(plan.problems))
-        kv_cache = rollout_kv_cache(cfg, model_dir, longest, log)
+        kv_cache = rollout_kv_cache(cfg, model_dir, longest)
         wandb_run = WandbRun(cfg, run.path) if cfg.logging.wandb else None
     except (ConfigError, ModelNotFound, ValueError, OSError) as exc:
         if run is not None and not resume:
@@ -297,14 +293,14 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         return 2
     if cfg.model.revision:  # a hub id's resolved commit: a resume loads the same weights
         save_config(cfg, run.path / "config.yaml")
-    log(f"Run directory: {run.path}")
+    say(f"Run directory: {run.path}")
     dashboard = connect(cfg.cluster)
     if dashboard:
-        log(f"Ray dashboard: {dashboard}")
+        say(f"Ray dashboard: {dashboard}")
 
-    log(f"Data: {len(train_prompts)} training prompts, {len(val_prompts)} validation prompts")
+    say(f"Data: {len(train_prompts)} training prompts, {len(val_prompts)} validation prompts")
 
-    policy_dir = warm_start(cfg, Path(model_dir), warm_prompts, tokenizer, log)
+    policy_dir = warm_start(cfg, Path(model_dir), warm_prompts, tokenizer)
     if cfg.model.warm_start_sft_steps:
         run.link_warm_start(policy_dir)
     # The learner ranks load the model while the rollout workers and reward actors start, unless a
@@ -316,11 +312,10 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         cfg.model,
         cfg.rollout,
         run_name=run.path.name,
-        log=log,
         node_id=node_id,
         kv_cache_bytes=kv_cache,
     )
-    log(
+    say(
         f"Rollout workers: {rollout.size} (change while it runs: python launch.py scale --workers N "
         f"--run {run.path.name} --address {_ray_address()})"
     )
@@ -331,12 +326,9 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         name_prefix="reward",
         start_timeout_s=cfg.cluster.placement_timeout_s,
         node_id=node_id,
-        log=log,
     )
     learners.wait_ready()
-    weight_sync = WeightSync(
-        learners, rollout, cfg.learner.backend, cfg.rollout.weight_sync_timeout_s, log=log
-    )
+    weight_sync = WeightSync(learners, rollout, cfg.learner.backend, cfg.rollout.weight_sync_timeout_s)
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard, wandb_run)
     telemetry = Telemetry(run.path.name)
     feed = PromptFeed(train_prompts, cfg.train.prompts_per_step, cfg.data.shuffle_seed)
@@ -363,13 +355,13 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         learners.load_checkpoint(str(latest))
         weight_sync.push(version=start_step)
         metrics_log.truncate_after(start_step)
-        log(f"Resumed {run.path} from {latest.name} (step {start_step})")
+        say(f"Resumed {run.path} from {latest.name} (step {start_step})")
         workers = state.get("rollout_workers")
         if workers and workers != rollout.target and not cfg.rollout.autoscale:
             rollout.set_target(workers)  # the size the run had been scaled to
-            log(f"Rollout workers: {workers}, as the run had been scaled to before the checkpoint")
+            say(f"Rollout workers: {workers}, as the run had been scaled to before the checkpoint")
     elif resume:
-        log(f"No complete checkpoint in {run.path}; starting it from step 0")
+        say(f"No complete checkpoint in {run.path}; starting it from step 0")
         metrics_log.truncate_after(0)
 
     before = state.get("eval_before")
@@ -377,7 +369,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         before = run_eval(0)
         metrics_log.log(0, before)
         telemetry.record(0, before)
-        log(f"Validation accuracy before RL: {before['eval/accuracy']:.3f} ({before['eval/count']} prompts)")
+        say(f"Validation accuracy before RL: {before['eval/accuracy']:.3f} ({before['eval/count']} prompts)")
 
     total = cfg.train.steps
     last_eval = before
@@ -403,7 +395,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
                 state = {"step": step, "eval_before": before, "rollout_workers": rollout.target}
                 path = run.save_checkpoint(learners, step, state)
                 if cfg.logging.verbose:
-                    log(f"Checkpoint: {path}")
+                    say(f"Checkpoint: {path}")
     finally:
         pipeline.close(wait=False)
 
@@ -420,7 +412,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         "entropy_coef": cfg.algorithm.entropy_coef,
     }
     (run.path / "report.json").write_text(json.dumps(report, indent=2))
-    log(
+    say(
         f"\nDone in {report['wall_time_s'] / 60:.1f} min. Validation accuracy (greedy, {before['eval/count']} prompts): "
         f"{report['eval_before']:.3f} after the warm start -> {report['eval_after']:.3f} after {total} EGPO steps "
         f"({(report['eval_after'] - report['eval_before']) * 100:+.1f} points).\n"
@@ -466,9 +458,9 @@ def _plot(run_path: Path) -> list[Path]:
     try:
         paths = plot_run(run_path)
     except Exception as exc:  # noqa: BLE001 - plots are a convenience; the run itself is done
-        log(f"Plots: not written ({type(exc).__name__}: {exc})")
+        say(f"Plots: not written ({type(exc).__name__}: {exc})")
         return []
-    log(f"Plots: {paths[-1].parent}")
+    say(f"Plots: {paths[-1].parent}")
     return paths
 
 

@@ -20,6 +20,7 @@ from cluster.config import REPO_ROOT, RunConfig, save_config
 from cluster.data import reference_completion
 from cluster.feed import Prompt
 from cluster.progress import phase
+from common.console import say
 from learner.engine import lr_at
 from reward.prompt import SYSTEM_PROMPT_VERSION
 
@@ -78,14 +79,14 @@ def sft_batches(lengths: list[int], batch_size: int, seed: int, pool: int = 1) -
             yield batches[b]
 
 
-def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer, log=print) -> Path:
+def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer) -> Path:
     """Return the directory of the warm-started model (``model_dir`` itself when no SFT is set)."""
     steps = cfg.model.warm_start_sft_steps
     if steps == 0:
         return model_dir
     out = CACHE_DIR / _cache_key(cfg, model_dir, prompts)
     if (out / "config.json").is_file():
-        log(f"Warm start: reusing the cached SFT model {out}")
+        say(f"Warm start: reusing the cached SFT model {out}")
         return out
 
     from cluster.learner_group import LearnerGroup
@@ -100,7 +101,7 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
     lengths = [len(p.ids) + len(c) for p, c in zip(prompts, completions, strict=True)]
     batches = sft_batches(lengths, batch_size, cfg.train.seed, cfg.model.warm_start_length_pool)
     cpus = cfg.warm_start_cpus()
-    log(
+    say(
         f"Warm start: {steps} SFT steps of {batch_size} sequences on {len(prompts)} training prompts "
         f"({cpus:g} CPUs)"
     )
@@ -138,7 +139,7 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
                 loss = metrics.get("loss", float("nan"))
                 bar.advance(info=f"loss {loss:.3f}")
                 if cfg.logging.verbose and (step == 1 or step % max(1, steps // 10) == 0 or step == steps):
-                    log(f"  warm start {step}/{steps}: loss {loss:.3f} ({time.time() - started:.0f}s)")
+                    say(f"  warm start {step}/{steps}: loss {loss:.3f} ({time.time() - started:.0f}s)")
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         learners.save_checkpoint(str(tmp))
@@ -147,5 +148,5 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
         learners.shutdown()
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
-    log(f"Warm start: saved the SFT model {out} (`launch.py eval --model` takes it)")
+    say(f"Warm start: saved the SFT model {out} (`launch.py eval --model` takes it)")
     return out

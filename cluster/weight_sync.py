@@ -17,6 +17,7 @@ from __future__ import annotations
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
+from common.console import say
 from common.faults import death_cause
 from common.weight_group import find_free_port
 
@@ -30,12 +31,11 @@ def _node_ip(actor) -> str:
 class WeightSync:
     """Owns the weight-sync group of one learner group and one rollout pool."""
 
-    def __init__(self, learners, rollout, backend: str = "gloo", timeout_s: float = 300.0, log=print):
+    def __init__(self, learners, rollout, backend: str = "gloo", timeout_s: float = 300.0):
         self.learners = learners
         self.rollout = rollout
         self.backend = backend
         self.timeout_s = timeout_s
-        self.log = log
         self.sender = learners.learners[0]
         self.index = ray.get(self.sender.weight_index.remote())  # fixed for the run
         self.members: list = []
@@ -80,7 +80,7 @@ class WeightSync:
                 if attempt == PUSH_ATTEMPTS:
                     raise
                 self.members = []  # rebuild the group with the workers that are left
-                self.log(
+                say(
                     f"Weight sync: the broadcast of version {version} broke ({death_cause(error)}); "
                     f"retrying without the dead worker (attempt {attempt + 1}/{PUSH_ATTEMPTS})"
                 )

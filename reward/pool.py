@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from common.console import say
 from common.faults import death_cause
 from common.placement import COLOCATE_HINT, PlacementError, bundle, reserve, wait_placed
 from reward.grammar import MAX_COMPLETION_CHARS
@@ -80,9 +80,7 @@ class RewardPool:
         chunk_size: int | None = None,
         start_timeout_s: float = 120.0,
         node_id: str | None = None,
-        log: Callable[[str], None] | None = None,
     ) -> None:
-        """``log`` gets one line per actor death and replacement (the driver's console)."""
         if num_actors < 1:
             raise ValueError(f"reward pool num_actors must be >= 1, got {num_actors}")
         if cpus_per_actor <= 0:
@@ -102,7 +100,6 @@ class RewardPool:
         self.chunk_size = chunk_size
         self.restarts = 0
         self.oversize = 0  # completions over MAX_COMPLETION_CHARS, scored 0 unparsed
-        self.log = log or (lambda message: None)
         self._actor_class = ray.remote(RewardActor)
         self._actors: list[Any] = []
         self._pg = reserve([bundle(cpus_per_actor)] * num_actors, "PACK" if node_id else "SPREAD", node_id)
@@ -233,7 +230,7 @@ class RewardPool:
                 f"(reward pool max_restarts={self.max_restarts}); see the Ray logs for the cause"
             )
         self.restarts += 1
-        self.log(
+        say(
             f"Reward pool: reward actor {name} died ({cause}); its unscored chunks go to a replacement "
             f"(restart {self.restarts}/{self.max_restarts})"
         )

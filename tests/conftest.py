@@ -58,6 +58,19 @@ def kill_actor(actor, no_restart: bool = True, timeout_s: float = 60.0) -> None:
     raise AssertionError(f"actor {actor} still answers {timeout_s:.0f} s after ray.kill")
 
 
+@pytest.fixture
+def console(capsys):
+    """The lines the product's console voice (``common.console.say``) printed so far:
+    ``console(prefix)`` lists those starting with ``prefix``."""
+    said: list[str] = []
+
+    def lines(prefix: str = "") -> list[str]:
+        said.extend(capsys.readouterr().out.splitlines())
+        return [line for line in said if line.startswith(prefix)]
+
+    return lines
+
+
 def _has_cuda() -> bool:
     try:
         import torch

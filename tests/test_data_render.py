@@ -198,7 +198,7 @@ def test_signatures_style_is_the_tool_list_alone():
     assert signatures == render_system_prompt([WEATHER], "hermes", "signatures")
 
 
-def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir):
+def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir, console):
     from cluster.config import load_config
     from cluster.feed import render_all
     from common.tokenizer import load_tokenizer
@@ -208,8 +208,8 @@ def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir
     lengths = [len(render_prompt(s, tokenizer, style=style)) for s in (SINGLE, HISTORY)]
     limit = min(lengths)
     cfg = load_config("tiny", [f"data.max_prompt_tokens={limit}"])
-    said = []
-    kept = render_all([SINGLE, HISTORY], tokenizer, cfg, "train", said.append)
+    kept = render_all([SINGLE, HISTORY], tokenizer, cfg, "train")
+    said = console("train:")
     assert [p.sample.id for p in kept] == [
         s.id for s, n in zip((SINGLE, HISTORY), lengths, strict=True) if n <= limit
     ]

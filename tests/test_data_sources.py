@@ -85,7 +85,7 @@ def test_a_hub_dataset_without_network_names_the_field_and_the_way_out(tmp_path)
     code = (
         "from cluster.config import load_config\nfrom cluster.feed import load_splits\n"
         "cfg = load_config('tiny', ['data.train_path=hf://nobody-here/no-such-data:train'])\n"
-        "try:\n    load_splits(cfg, log=lambda m: None)\nexcept ValueError as e:\n    print('ERR', e)\n"
+        "try:\n    load_splits(cfg)\nexcept ValueError as e:\n    print('ERR', e)\n"
     )
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
@@ -101,4 +101,4 @@ def test_a_missing_data_file_names_its_config_field():
     with pytest.raises(
         ValueError, match=r"^data.val_path='data/nothing-here.jsonl': data file .* does not exist"
     ):
-        load_splits(cfg, log=lambda m: None)
+        load_splits(cfg)

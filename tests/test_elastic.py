@@ -109,21 +109,19 @@ def test_scale_one_to_three_to_one_during_a_run(ray_cluster, tiny_model_dir):
 
 
 @pytest.mark.slow
-def test_scale_request_mid_step_and_a_size_the_cluster_cannot_place(ray_cluster, tiny_model_dir):
+def test_scale_request_mid_step_and_a_size_the_cluster_cannot_place(ray_cluster, tiny_model_dir, console):
     """A newcomer asked for while a step runs joins it (with the current version); asking for more
     than the cluster can place is reported and the pool keeps running with what it has."""
     from ray.util.placement_group import placement_group, remove_placement_group
 
     from cluster.rollout_pool import RolloutPool, Sampling
 
-    notes: list[str] = []
     pool = RolloutPool(
         str(tiny_model_dir),
         _model_cfg(),
         _rollout_cfg(chunk_prompts=1, placement_timeout_s=3),
         name_prefix="el-mid",
         run_name="elastic-b",
-        log=notes.append,
     )
     buffers, index = _weights(tiny_model_dir)
     pool.update_weights(buffers, index, 5)
@@ -155,6 +153,7 @@ def test_scale_request_mid_step_and_a_size_the_cluster_cannot_place(ray_cluster,
             groups = pool.generate(prompts[:4], sampling)
             assert time.monotonic() - t < 60
             assert len(groups) == 4 and pool.size == 2
+            notes = console("Rollout pool:")
             assert any("cannot place rollout worker" in n for n in notes), notes
             status = ray_cluster.get(pool.control.status.remote())
             assert status["target"] == 3 and status["pool_workers"] == 2 and status["pool_placing"] == 1

@@ -401,7 +401,7 @@ def test_a_run_directory_means_its_newest_checkpoint(tmp_path):
         (run / "checkpoints" / step / "config.json").write_text("{}")
     (run / "checkpoints" / ".step-000011.partial").mkdir()  # an interrupted write never counts
     config = load_config("tiny", [f"model.path={run}"])
-    assert eval_model_dir(config, log=lambda _: None) == run / "checkpoints" / "step-000010"
+    assert eval_model_dir(config) == run / "checkpoints" / "step-000010"
     empty = load_config("tiny", [f"model.path={tmp_path}"])
     with pytest.raises(ModelNotFound, match="no config.json and no checkpoints"):
-        eval_model_dir(empty, log=lambda _: None)
+        eval_model_dir(empty)

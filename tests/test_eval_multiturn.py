@@ -77,7 +77,6 @@ def _run(tiny_model_dir, script):
             max_model_len=10**6,
             max_new_tokens=64,
             slots=4,
-            log=lambda _: None,
         )
         played = runner.run(entries)
         cross_check(played)
@@ -141,7 +140,6 @@ def test_a_call_past_the_time_limit_fails_the_entry_and_is_not_handed_to_bfcl(ti
     policy = ScriptedPolicy(tokenizer, entries, lambda entry: [bomb] + [NO_CALL] * 50)
     runner = MultiTurnRunner(
         policy, tokenizer, style="compact", max_model_len=10**6, max_new_tokens=64, call_timeout_s=1.0,
-        log=lambda _: None,
     )  # fmt: skip
     (played,) = runner.run(entries)
     assert played.correct is False and TIMED_OUT in played.reason

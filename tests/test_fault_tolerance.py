@@ -119,7 +119,7 @@ def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_
 
 @pytest.mark.slow
 def test_a_worker_dead_during_the_weight_broadcast_is_replaced_and_the_push_retried(
-    ray_cluster, tiny_model_dir
+    ray_cluster, tiny_model_dir, console
 ):
     """A worker dies after the push's liveness check, so the broadcast runs with a dead rank: the
     collective breaks (the learner and some workers fail at once, the rest at the group's timeout),
@@ -144,9 +144,8 @@ def test_a_worker_dead_during_the_weight_broadcast_is_replaced_and_the_push_retr
     )
     learners = LearnerGroup(str(tiny_model_dir), cfg, name_prefix="wb-learner")
     pool = RolloutPool(str(tiny_model_dir), cfg.model, cfg.rollout, name_prefix="wb-rollout")
-    lines: list[str] = []
     try:
-        sync = WeightSync(learners, pool, "gloo", cfg.rollout.weight_sync_timeout_s, log=lines.append)
+        sync = WeightSync(learners, pool, "gloo", cfg.rollout.weight_sync_timeout_s)
         sync.push(version=1)
         assert [ray.get(w.ping.remote())["version"] for w in pool.workers] == [1, 1, 1]
 
@@ -164,6 +163,7 @@ def test_a_worker_dead_during_the_weight_broadcast_is_replaced_and_the_push_retr
         sync.push(version=2)
         took = time.monotonic() - started
 
+        lines = console()
         assert any("broadcast of version 2 broke" in line for line in lines), lines
         assert pool.restarts == 1 and victim not in pool.workers
         assert took < 60, f"the push took {took:.0f}s (group timeout 5s)"

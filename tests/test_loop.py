@@ -136,7 +136,7 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     from common.tokenizer import load_tokenizer
 
     cfg = resume_config(str(run_dir), ["train.steps=3"])
-    train_samples, _ = load_splits(cfg, log=lambda _: None)
+    train_samples, _ = load_splits(cfg)
     tokenizer = load_tokenizer(resolve_model(cfg.model, _corpus(train_samples, cfg)))
     feed = PromptFeed(
         render_all(train_samples, tokenizer, cfg, "train"), cfg.train.prompts_per_step, cfg.data.shuffle_seed

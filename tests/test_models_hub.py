@@ -57,7 +57,7 @@ def test_a_cached_hub_id_resolves_to_its_snapshot_and_records_the_commit(tmp_pat
     probe = (
         "import json; from cluster.config import ModelConfig; from cluster.models import resolve_model\n"
         "cfg = ModelConfig(path='acme/tiny-fc')\n"
-        "print(json.dumps([str(resolve_model(cfg, log=lambda m: None)), cfg.revision]))"
+        "print(json.dumps([str(resolve_model(cfg)), cfg.revision]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO_ROOT, env=_env(tmp_path / "hf"),

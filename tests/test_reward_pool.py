@@ -77,16 +77,14 @@ def test_items_are_validated_with_a_clear_message(ray_cluster):
         first.shutdown()
 
 
-def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
+def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster, console):
     """Kill an actor between batches and during one: every item is scored exactly once, correctly."""
-    lines: list[str] = []
     pool = RewardPool(
         num_actors=2,
         cpus_per_actor=0.25,
         chunk_size=500,
         name_prefix="reward-kill",
         max_restarts=3,
-        log=lines.append,
     )
     try:
         assert pool.metrics() == {
@@ -101,6 +99,7 @@ def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
         assert pool.score(items) == expected_rewards(items)
         assert pool.restarts == 1
         assert ray_cluster.get_actor("reward-kill-0") is not None  # the replacement took the name
+        lines = console("Reward pool:")
         assert len(lines) == 1 and lines[0].startswith("Reward pool: reward actor reward-kill-0 died (")
         assert lines[0].endswith("its unscored chunks go to a replacement (restart 1/3)")
         assert pool.metrics() == {
@@ -120,6 +119,7 @@ def test_a_killed_actor_is_replaced_and_its_chunks_retried(ray_cluster):
         assert result["rewards"] == expected_rewards(big)
         assert len(result["rewards"]) == len(big)
         assert pool.restarts == 2
+        lines = console("Reward pool:")
         assert len(lines) == 2 and "reward-kill-1 died" in lines[1] and "(restart 2/3)" in lines[1]
     finally:
         pool.shutdown()

@@ -45,7 +45,7 @@ def test_the_warm_start_reads_its_own_samples_when_data_warm_start_path_is_set(t
 
     assert load_warm_start_samples(load_config("tiny", [])) is None  # default: the training split
     cfg = load_config("tiny", ["data.warm_start_path=data/val.jsonl"])
-    samples = load_warm_start_samples(cfg, log=lambda _: None)
+    samples = load_warm_start_samples(cfg)
     assert samples and all(s.id.startswith("val-") for s in samples)
     missing = load_config("tiny", [f"data.warm_start_path={tmp_path / 'nope.jsonl'}"])
     with pytest.raises(ValueError, match="data.warm_start_path="):

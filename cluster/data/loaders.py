@@ -20,6 +20,7 @@ from typing import Any, Literal
 from cluster.data.formats import from_bfcl, from_chat, from_egpo, from_xlam, require_object
 from cluster.data.sample import Sample
 from cluster.data.validate import DataError, MalformedRecordError, build_sample
+from common.console import say
 
 DataFormat = Literal["egpo", "bfcl", "xlam", "chat"]
 FORMATS: tuple[str, ...] = ("egpo", "bfcl", "xlam", "chat")
@@ -99,7 +100,7 @@ def load_samples(
         if limit is not None and len(result.samples) >= limit:
             del result.samples[limit:]
             break
-    print(result.summary(source), file=sys.stderr)
+    say(result.summary(source), file=sys.stderr)
     return result
 
 
