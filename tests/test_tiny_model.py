@@ -65,9 +65,7 @@ def test_the_tiny_preset_builds_a_tied_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
     small = ["model.tiny_hidden_size=64", "model.tiny_num_heads=2", "model.tiny_num_kv_heads=1"]
-    built = models.resolve_model(
-        load_config("tiny", small).model, ["Book a hotel in Havana."], lambda _: None
-    )
+    built = models.resolve_model(load_config("tiny", small).model, ["Book a hotel in Havana."])
     model = AutoModelForCausalLM.from_pretrained(built)
     assert model.config.tie_word_embeddings
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
