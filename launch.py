@@ -146,17 +146,17 @@ def main(argv: list[str] | None = None) -> int:
             return _not_built("train")
         return train(config, resume=args.resume)
     if args.command == "plan":
-        from cluster.memory_plan import plan_command
+        from cluster.roles.memory_plan import plan_command
 
         return plan_command(config)
     if args.command == "eval":
         try:
-            from cluster.evaluate import eval_command
+            from cluster.eval.command import eval_command
         except ImportError:
             return _not_built("eval")
         return eval_command(config, args)
     try:
-        from cluster.scale import scale_command
+        from cluster.roles.scale import scale_command
     except ImportError:
         return _not_built("scale")
     return scale_command(args)

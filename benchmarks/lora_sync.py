@@ -40,7 +40,7 @@ def model_dir(name: str) -> str:
     if name != "smollm2":
         return name
     from cluster.config import load_config
-    from cluster.models import resolve_model
+    from cluster.models.resolve import resolve_model
 
     return str(resolve_model(load_config("smollm2-cpu", []).model, []))
 

@@ -35,11 +35,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from cluster.config import load_config  # noqa: E402
 from cluster.data import reference_completion  # noqa: E402
+from cluster.data.feed import Prompt  # noqa: E402
 from cluster.data.loaders import load_samples  # noqa: E402
 from cluster.data.render import corpus_texts, render_prompts  # noqa: E402
-from cluster.feed import Prompt  # noqa: E402
-from cluster.models import resolve_model  # noqa: E402
-from cluster.sides import call_rate, side_accuracy  # noqa: E402
+from cluster.eval.sides import call_rate, side_accuracy  # noqa: E402
+from cluster.models.resolve import resolve_model  # noqa: E402
 from cluster.warm_start import sft_batches  # noqa: E402
 from learner.engine import lr_at  # noqa: E402
 from reward.checker import checker_category  # noqa: E402

@@ -17,8 +17,8 @@ from typing import Any
 
 from cluster.config import RunConfig, load_config
 from cluster.data import prompt_messages
-from cluster.feed import PromptFeed, load_splits, render_all
-from cluster.models import resolve_model
+from cluster.data.feed import PromptFeed, load_splits, render_all
+from cluster.models.resolve import resolve_model
 from cluster.run import _corpus
 from reward.checker import checker_category
 
@@ -161,7 +161,7 @@ def shared_settings(cfg: RunConfig, model_dir: Path, prompts: list[dict[str, Any
             "num_heads": model.num_attention_heads,
             "num_kv_heads": model.num_key_value_heads,
             "vocab_size": model.vocab_size,
-            "init": "random (cluster.tiny_model, seed 0), the same weights directory for both sides",
+            "init": "random (cluster.models.tiny, seed 0), the same weights directory for both sides",
         },
         "dtype": cfg.model.dtype,
         "group_size": cfg.rollout.group_size,

@@ -224,7 +224,7 @@ class RolloutConfig(Section):
         gt=0,
         description="CPU only: each rollout worker's KV cache (GiB). Default None = sized from the run "
         "(a step's completions per worker x (longest prompt + rollout.max_new_tokens) x the model's "
-        "bytes a token, at least one model.max_model_len sequence; cluster/kv_cache.py). GPUs use "
+        "bytes a token, at least one model.max_model_len sequence; cluster/roles/kv_cache.py). GPUs use "
         "rollout.gpu_memory_utilization instead.",
     )
     threads: int | None = _threads_field("rollout worker's engine")

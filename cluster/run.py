@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
-from cluster.feed import Prompt, PromptFeed, load_splits, load_warm_start_samples, render_all
-from cluster.kv_cache import rollout_kv_cache
-from cluster.memory_plan import host_memory, memory_plan
-from cluster.metrics import MetricsLog
+from cluster.data.feed import Prompt, PromptFeed, load_splits, load_warm_start_samples, render_all
+from cluster.eval.sides import rollout_split
+from cluster.observe.metrics import MetricsLog
+from cluster.observe.progress import StepProgress, phase, say
+from cluster.observe.telemetry import Telemetry
 from cluster.pipeline import RolloutPipeline
-from cluster.progress import StepProgress, phase, say
-from cluster.sides import rollout_split
-from cluster.telemetry import Telemetry
+from cluster.roles.kv_cache import rollout_kv_cache
+from cluster.roles.memory_plan import host_memory, memory_plan
 from common.tokenizer import load_tokenizer
 from reward.score import Verdict
 
@@ -129,7 +129,7 @@ def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, rewar
     """Generate G completions for each prompt of ``step`` and score them. With dynamic sampling,
     groups whose rewards are all equal (no learning signal) are replaced by groups of fresh prompts,
     for at most ``algorithm.dynamic_sampling_rounds`` rounds."""
-    from cluster.rollout_pool import Sampling
+    from cluster.roles.rollout_pool import Sampling
 
     timings = {"time/generate": 0.0, "time/score": 0.0}
     version = rollout.version
@@ -252,14 +252,14 @@ def rl_step(
 
 def train(cfg: RunConfig, resume: str | None = None) -> int:
     """Run (or resume) training; returns the process exit status."""
-    from cluster.evaluate import accuracy_report, evaluate
-    from cluster.learner_group import LearnerGroup
-    from cluster.models import ModelNotFound, resolve_model
-    from cluster.ray_setup import actor_env, connect
-    from cluster.rollout_pool import RolloutPool
-    from cluster.wandb_log import WandbRun, check_installed
+    from cluster.eval.command import accuracy_report, evaluate
+    from cluster.models.resolve import ModelNotFound, resolve_model
+    from cluster.observe.wandb_log import WandbRun, check_installed
+    from cluster.roles.learner_group import LearnerGroup
+    from cluster.roles.ray_setup import actor_env, connect
+    from cluster.roles.rollout_pool import RolloutPool
+    from cluster.roles.weight_sync import WeightSync
     from cluster.warm_start import warm_start
-    from cluster.weight_sync import WeightSync
     from reward import RewardPool
 
     started = time.time()
@@ -453,7 +453,7 @@ def _eval_detail(result: dict[str, Any]) -> dict[str, float]:
 
 def _plot(run_path: Path) -> list[Path]:
     """End-of-run PNG plots in runs/<name>/plots/ (a plotting failure never fails the run)."""
-    from cluster.plots import plot_run
+    from cluster.observe.plots import plot_run
 
     try:
         paths = plot_run(run_path)

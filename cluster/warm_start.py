@@ -18,8 +18,8 @@ import torch
 
 from cluster.config import REPO_ROOT, RunConfig, save_config
 from cluster.data import reference_completion
-from cluster.feed import Prompt
-from cluster.progress import phase
+from cluster.data.feed import Prompt
+from cluster.observe.progress import phase
 from common.console import say
 from learner.engine import lr_at
 from reward.prompt import SYSTEM_PROMPT_VERSION
@@ -89,7 +89,7 @@ def warm_start(cfg: RunConfig, model_dir: Path, prompts: list[Prompt], tokenizer
         say(f"Warm start: reusing the cached SFT model {out}")
         return out
 
-    from cluster.learner_group import LearnerGroup
+    from cluster.roles.learner_group import LearnerGroup
 
     eos = tokenizer.eos_token_id
     fmt = cfg.reward.output_format

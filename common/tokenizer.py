@@ -3,7 +3,7 @@
 transformers 5's ``AutoTokenizer`` picks the tokenizer class from the model type and, for some
 types (qwen2 among them), rebuilds the pre-tokenizer in that class's constructor, whatever the
 directory's ``tokenizer.json`` says. The tiny model is a Qwen2 whose BPE was trained with its own
-split (``cluster.tiny_model.WORD_SPLIT``: identifiers and digit runs whole), so ``AutoTokenizer``
+split (``cluster.models.tiny.WORD_SPLIT``: identifiers and digit runs whole), so ``AutoTokenizer``
 gave it Qwen2's regex instead: ``get_visa_rules`` became four tokens and ``12`` two. A directory
 that names the generic class (``TokenizersBackend``, what transformers writes for a tokenizer built
 from a ``tokenizers`` object) is loaded with that class, which keeps the file's pipeline as it is.

@@ -15,7 +15,7 @@ import types
 from functools import cache
 from pathlib import Path
 
-from cluster.bfcl import _MODEL_NAME as MODEL_NAME  # the model entry the checker reads
+from cluster.eval.bfcl import _MODEL_NAME as MODEL_NAME  # the model entry the checker reads
 
 AST_CATEGORIES = (
     "simple_python",
@@ -37,8 +37,8 @@ def available() -> bool:
 
 def _load() -> types.SimpleNamespace:
     """bfcl-eval's decoder and ``ast_checker``, loaded once with the product's stand-ins for the
-    parts the checker does not need (``cluster.bfcl.bfcl_checker``)."""
-    from cluster.bfcl import bfcl_checker
+    parts the checker does not need (``cluster.eval.bfcl.bfcl_checker``)."""
+    from cluster.eval.bfcl import bfcl_checker
 
     return bfcl_checker()
 

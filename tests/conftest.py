@@ -119,7 +119,7 @@ _ACTOR_ENV = (
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random Qwen2 model with untied embeddings (the default built in code)."""
-    from cluster.tiny_model import build_tiny_model
+    from cluster.models.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-untied"), tie_word_embeddings=False)
 
@@ -127,6 +127,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_tied_model_dir(tmp_path_factory) -> Path:
     """The same tiny model with tied input/output embeddings (the vLLM reload trap)."""
-    from cluster.tiny_model import build_tiny_model
+    from cluster.models.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-tied"), tie_word_embeddings=True)

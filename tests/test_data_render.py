@@ -15,7 +15,7 @@ from cluster.data import (
     render_prompt,
     render_prompts,
 )
-from cluster.tiny_model import build_tokenizer
+from cluster.models.tiny import build_tokenizer
 from reward import render_system_prompt, score
 from tests.conftest import REPO_ROOT
 
@@ -200,7 +200,7 @@ def test_signatures_style_is_the_tool_list_alone():
 
 def test_render_all_leaves_out_and_reports_prompts_over_the_limit(tiny_model_dir, console):
     from cluster.config import load_config
-    from cluster.feed import render_all
+    from cluster.data.feed import render_all
     from common.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tiny_model_dir)

@@ -12,9 +12,9 @@ import pytest
 
 from cluster.config import load_config
 from cluster.data import load_samples
+from cluster.data.feed import load_splits
 from cluster.data.loaders import DataSourceError
 from cluster.data.validate import DataError
-from cluster.feed import load_splits
 from tests.conftest import REPO_ROOT
 from tests.test_data_loaders import (
     BFCL_IRRELEVANCE,
@@ -83,7 +83,7 @@ def test_a_saved_dataset_dict_needs_a_split_when_it_has_several(tmp_path):
 
 def test_a_hub_dataset_without_network_names_the_field_and_the_way_out(tmp_path):
     code = (
-        "from cluster.config import load_config\nfrom cluster.feed import load_splits\n"
+        "from cluster.config import load_config\nfrom cluster.data.feed import load_splits\n"
         "cfg = load_config('tiny', ['data.train_path=hf://nobody-here/no-such-data:train'])\n"
         "try:\n    load_splits(cfg)\nexcept ValueError as e:\n    print('ERR', e)\n"
     )

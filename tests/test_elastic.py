@@ -58,7 +58,7 @@ def _scale_cli(*args: str) -> subprocess.CompletedProcess:
 def _step(pool, version: int, buffers, index) -> set[str]:
     """One rollout step: generate, check the groups and the weights version, then 'train' (load
     weights as ``version``). Returns the workers that generated."""
-    from cluster.rollout_pool import Sampling
+    from cluster.roles.rollout_pool import Sampling
 
     groups = pool.generate(PROMPTS, Sampling(group_size=2, temperature=1.0, max_new_tokens=8, seed=version))
     assert len(groups) == len(PROMPTS), "one group per prompt"
@@ -72,8 +72,8 @@ def _step(pool, version: int, buffers, index) -> set[str]:
 
 @pytest.mark.slow
 def test_scale_one_to_three_to_one_during_a_run(ray_cluster, tiny_model_dir):
-    from cluster.rollout_pool import RolloutPool
-    from cluster.scale import scale_command
+    from cluster.roles.rollout_pool import RolloutPool
+    from cluster.roles.scale import scale_command
 
     buffers, index = _weights(tiny_model_dir)
     pool = RolloutPool(
@@ -114,7 +114,7 @@ def test_scale_request_mid_step_and_a_size_the_cluster_cannot_place(ray_cluster,
     than the cluster can place is reported and the pool keeps running with what it has."""
     from ray.util.placement_group import placement_group, remove_placement_group
 
-    from cluster.rollout_pool import RolloutPool, Sampling
+    from cluster.roles.rollout_pool import RolloutPool, Sampling
 
     pool = RolloutPool(
         str(tiny_model_dir),
@@ -168,7 +168,7 @@ def test_scale_request_mid_step_and_a_size_the_cluster_cannot_place(ray_cluster,
 
 
 def test_scale_command_errors_name_what_is_wrong(ray_cluster, capsys):
-    from cluster.scale import control_name, running_runs, scale_command, start_control
+    from cluster.roles.scale import control_name, running_runs, scale_command, start_control
 
     address = _gcs_address(ray_cluster)
 
@@ -223,7 +223,7 @@ def test_autoscale_grows_when_the_cluster_has_room(ray_cluster, tiny_model_dir):
     max_workers, at the first step boundary after room appears (a node joining)."""
     from ray.util.placement_group import placement_group, remove_placement_group
 
-    from cluster.rollout_pool import RolloutPool, Sampling
+    from cluster.roles.rollout_pool import RolloutPool, Sampling
 
     cfg = _rollout_cfg(autoscale=True, min_workers=1, max_workers=2, placement_timeout_s=5)
     free = ray_cluster.available_resources().get("CPU", 0)
@@ -262,7 +262,7 @@ def test_autoscale_grows_when_the_cluster_has_room(ray_cluster, tiny_model_dir):
 def test_sampled_tokens_do_not_depend_on_how_many_workers_share_the_step(ray_cluster, tiny_model_dir):
     """Seeds follow a prompt's place in the step and its sample index (issue 21): the same step on
     one worker (one chunk) and on three (chunks of 2) samples the same token ids."""
-    from cluster.rollout_pool import RolloutPool, Sampling
+    from cluster.roles.rollout_pool import RolloutPool, Sampling
 
     prompts = [[5 + i, 17, 29 + i, 41, 3 + i] for i in range(12)]
     sampling = Sampling(group_size=4, temperature=1.0, max_new_tokens=24, seed=11)

@@ -10,10 +10,10 @@ import math
 import pytest
 
 import launch
-from cluster import bfcl
-from cluster.bfcl import BfclError, CategoryScore, aggregates, parse_categories
-from cluster.eval_report import comparison, comparison_table, summary_table
-from cluster.evaluate import Judged, _category_summary, answers_with_call, cross_check, judge
+from cluster.eval import bfcl
+from cluster.eval.bfcl import BfclError, CategoryScore, aggregates, parse_categories
+from cluster.eval.command import Judged, _category_summary, answers_with_call, cross_check, judge
+from cluster.eval.report import comparison, comparison_table, summary_table
 from reward import gold_to_calls, render_calls
 from tests import bfcl_oracle
 
@@ -213,7 +213,7 @@ def test_native_format_needs_no_think_and_reads_tool_call_blocks():
 
 @needs_bfcl
 def test_native_prompt_is_bfcls_own_prompt_mode_prompt_without_template_tools(tiny_model_dir):
-    from cluster.evaluate import native_prompt_ids
+    from cluster.eval.command import native_prompt_ids
     from common.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tiny_model_dir)
@@ -392,8 +392,8 @@ def test_comparison_table_handles_missing_values():
 
 def test_a_run_directory_means_its_newest_checkpoint(tmp_path):
     from cluster.config import load_config
-    from cluster.evaluate import eval_model_dir
-    from cluster.models import ModelNotFound
+    from cluster.eval.command import eval_model_dir
+    from cluster.models.resolve import ModelNotFound
 
     run = tmp_path / "run"
     for step in ("step-000002", "step-000010", "step-000009"):

@@ -4,9 +4,9 @@ abstaining is named as such, not reported as a plain improvement."""
 from __future__ import annotations
 
 from cluster.data import load_samples
-from cluster.evaluate import accuracy_report
-from cluster.feed import Prompt
-from cluster.sides import call_precision, call_rate, rollout_split, side_accuracy
+from cluster.data.feed import Prompt
+from cluster.eval.command import accuracy_report
+from cluster.eval.sides import call_precision, call_rate, rollout_split, side_accuracy
 from reward.score import Verdict, judge
 
 CALL = "<think>The user wants the weather.</think>[get_weather(city='Oslo')]"

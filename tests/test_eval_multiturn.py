@@ -8,7 +8,7 @@ import json
 import pytest
 
 import launch
-from cluster.multiturn_eval import MultiTurnRunner
+from cluster.eval.multiturn import MultiTurnRunner
 from common.tokenizer import load_tokenizer
 from envs.bfcl import MULTI_TURN, load_entries
 from tests import bfcl_oracle
@@ -62,7 +62,7 @@ def _entries(category):
 
 def _run(tiny_model_dir, script):
     """Every category's entries played by the scripted policy, then scored by bfcl-eval too."""
-    from cluster.multiturn_eval import cross_check
+    from cluster.eval.multiturn import cross_check
 
     tokenizer = load_tokenizer(tiny_model_dir)
     all_entries, all_played, steps = [], [], 0
@@ -132,7 +132,7 @@ def test_a_policy_that_stops_after_the_first_turn_fails_at_the_second(tiny_model
 
 
 def test_a_call_past_the_time_limit_fails_the_entry_and_is_not_handed_to_bfcl(tiny_model_dir):
-    from cluster.multiturn_eval import TIMED_OUT, cross_check
+    from cluster.eval.multiturn import TIMED_OUT, cross_check
 
     tokenizer = load_tokenizer(tiny_model_dir)
     entries = [next(e for e in load_entries("multi_turn_base") if "MathAPI" in e["involved_classes"])]
@@ -149,7 +149,7 @@ def test_a_call_past_the_time_limit_fails_the_entry_and_is_not_handed_to_bfcl(ti
 
 
 def test_eval_multi_turn_end_to_end_on_the_tiny_model(ray_cluster, tmp_path, capsys):
-    from cluster.tiny_model import build_tiny_model
+    from cluster.models.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny-16k", tie_word_embeddings=False, max_position_embeddings=16384)
     status = launch.main(

@@ -66,7 +66,7 @@ def _items(groups) -> list[dict]:
 def test_killed_rollout_worker_and_reward_actor_lose_no_group(ray_cluster, tiny_model_dir):
     import ray
 
-    from cluster.rollout_pool import RolloutPool, RolloutPoolError, Sampling
+    from cluster.roles.rollout_pool import RolloutPool, RolloutPoolError, Sampling
     from reward import RewardPool
 
     sampling = Sampling(group_size=2, temperature=1.0, max_new_tokens=48, seed=7)
@@ -128,9 +128,9 @@ def test_a_worker_dead_during_the_weight_broadcast_is_replaced_and_the_push_retr
     import ray
 
     from cluster.config import load_config
-    from cluster.learner_group import LearnerGroup
-    from cluster.rollout_pool import RolloutPool, Sampling
-    from cluster.weight_sync import WeightSync
+    from cluster.roles.learner_group import LearnerGroup
+    from cluster.roles.rollout_pool import RolloutPool, Sampling
+    from cluster.roles.weight_sync import WeightSync
 
     cfg = load_config(
         "tiny",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.telemetry import parse_prometheus
+from cluster.observe.telemetry import parse_prometheus
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent

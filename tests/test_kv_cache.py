@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from cluster.config import load_config
-from cluster.kv_cache import GIB, bytes_per_token, check_fits, plan_kv_cache, weight_bytes
+from cluster.roles.kv_cache import GIB, bytes_per_token, check_fits, plan_kv_cache, weight_bytes
 from tests.conftest import REPO_ROOT
 
 # SmolLM2-135M's shape (config.json of HuggingFaceTB/SmolLM2-135M-Instruct)

@@ -203,7 +203,7 @@ def test_learner_settings_defaults_are_the_configs_and_every_one_comes_from_it()
     from dataclasses import asdict
 
     from cluster.config import RunConfig, load_config
-    from cluster.learner_group import learner_settings
+    from cluster.roles.learner_group import learner_settings
 
     built = learner_settings(RunConfig())
     defaults = asdict(LearnerSettings())

@@ -85,7 +85,7 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     assert "Data: 64 training prompts" in first.stdout
 
     # The warm-start model, built or reused, names its prompt style for `launch.py eval --model`.
-    from cluster.evaluate import trained_prompt_style
+    from cluster.eval.command import trained_prompt_style
 
     warm = re.search(r"(\S+/\.cache/warmstart/\w+)", first.stdout + first.stderr)
     assert warm and trained_prompt_style(warm.group(1), "paper") == "signatures"
@@ -130,8 +130,8 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
         assert ids == {run_id} and 3 in history and "reward/mean" in history[3]
 
     # Step 3 trained on exactly the prompts an uninterrupted run takes at step 3.
-    from cluster.feed import PromptFeed, load_splits, render_all
-    from cluster.models import resolve_model
+    from cluster.data.feed import PromptFeed, load_splits, render_all
+    from cluster.models.resolve import resolve_model
     from cluster.run import _corpus, batch_digest, resume_config
     from common.tokenizer import load_tokenizer
 

@@ -6,7 +6,7 @@ import pytest
 
 import launch
 from cluster.config import load_config
-from cluster.memory_plan import GIB, Architecture, architecture, memory_plan
+from cluster.roles.memory_plan import GIB, Architecture, architecture, memory_plan
 
 SMOLLM2 = {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
            "num_key_value_heads": 3, "head_dim": 64, "vocab_size": 49152, "tie_word_embeddings": True}  # fmt: skip

@@ -55,7 +55,7 @@ def test_an_uncached_hub_id_without_network_fails_before_any_work_naming_the_id(
 def test_a_cached_hub_id_resolves_to_its_snapshot_and_records_the_commit(tmp_path, tiny_model_dir):
     snapshot = _cache_copy(tmp_path / "hf", "acme/tiny-fc", tiny_model_dir)
     probe = (
-        "import json; from cluster.config import ModelConfig; from cluster.models import resolve_model\n"
+        "import json; from cluster.config import ModelConfig; from cluster.models.resolve import resolve_model\n"
         "cfg = ModelConfig(path='acme/tiny-fc')\n"
         "print(json.dumps([str(resolve_model(cfg)), cfg.revision]))"
     )

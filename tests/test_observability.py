@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cluster.metrics import MetricsLog
-from cluster.plots import plot_run, read_metrics, summary_lines
-from cluster.progress import StepProgress, detail_line, format_duration, phase
-from cluster.telemetry import GAUGES, Telemetry, metric_names, parse_prometheus, prometheus_name
+from cluster.observe.metrics import MetricsLog
+from cluster.observe.plots import plot_run, read_metrics, summary_lines
+from cluster.observe.progress import StepProgress, detail_line, format_duration, phase
+from cluster.observe.telemetry import GAUGES, Telemetry, metric_names, parse_prometheus, prometheus_name
 
 
 def _step_metrics(step: int) -> dict:
@@ -70,7 +70,7 @@ def test_telemetry_without_ray_does_nothing():
 
     code = (
         "import ray\n"
-        "from cluster.telemetry import Telemetry\n"
+        "from cluster.observe.telemetry import Telemetry\n"
         "t = Telemetry('offline')\n"
         "assert not t.enabled\n"
         "t.record(1, {'reward/mean': 0.5, 'time/step': 1.0})\n"

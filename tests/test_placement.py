@@ -22,9 +22,9 @@ SCENARIO = textwrap.dedent(
     from ray.cluster_utils import Cluster
 
     from cluster.config import load_config
-    from cluster.learner_group import LearnerGroup
-    from cluster.rollout_pool import RolloutPool, RolloutPoolError
-    from cluster.tiny_model import build_tiny_model
+    from cluster.roles.learner_group import LearnerGroup
+    from cluster.roles.rollout_pool import RolloutPool, RolloutPoolError
+    from cluster.models.tiny import build_tiny_model
     from common.placement import free_resources
     from reward import score
     from reward.pool import RewardPool, RewardPoolError

@@ -107,7 +107,7 @@ def test_tied_output_layer_trap_is_real_and_handled(ray_cluster, worker_and_dir,
     sent are the model's parameters (no lm_head.weight, stack-notes.md); update_weights with the
     same buffers fixes it. Untied models are fine either way.
     Runs first on the shared worker: the trap shows on an engine's first reload."""
-    from cluster.tiny_model import build_tiny_model
+    from cluster.models.tiny import build_tiny_model
 
     worker, model_dir = worker_and_dir
     if ray_cluster.get(worker.version.remote()) != 0:
@@ -142,7 +142,7 @@ def test_tied_output_layer_trap_is_real_and_handled(ray_cluster, worker_and_dir,
 def test_logprobs_match_learner_before_and_after_three_updates(
     ray_cluster, worker_and_dir, model_kind, tmp_path
 ):
-    from cluster.tiny_model import build_tiny_model
+    from cluster.models.tiny import build_tiny_model
 
     worker, model_dir = worker_and_dir
     prompts = _prompts(model_dir)
@@ -286,7 +286,7 @@ def test_weights_arrive_by_broadcast_over_a_dedicated_group(
 ):
     """The stretch path: the learner side (this process, rank 0) broadcasts flat buffers over a
     gloo group on its own TCPStore; the worker receives and applies them."""
-    from cluster.tiny_model import build_tiny_model
+    from cluster.models.tiny import build_tiny_model
     from common.weight_group import create_weight_group, find_free_port
 
     worker, model_dir = worker_and_dir

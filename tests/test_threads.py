@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cluster.config import load_config
-from cluster.ray_setup import actor_options
+from cluster.roles.ray_setup import actor_options
 
 
 def test_an_actor_gets_the_threads_asked_for_else_rays_choice(ray_cluster):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transformers import AutoModelForCausalLM
 
-from cluster.tiny_model import TAG_TOKENS, build_tiny_model, build_tokenizer
+from cluster.models.tiny import TAG_TOKENS, build_tiny_model, build_tokenizer
 from common.tokenizer import load_tokenizer
 
 
@@ -60,8 +60,8 @@ def test_the_saved_model_tokenizes_as_its_tokenizer_was_trained(tmp_path):
 
 
 def test_the_tiny_preset_builds_a_tied_model(tmp_path, monkeypatch):
-    from cluster import models
     from cluster.config import load_config
+    from cluster.models import resolve as models
 
     monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
     small = ["model.tiny_hidden_size=64", "model.tiny_num_heads=2", "model.tiny_num_kv_heads=1"]

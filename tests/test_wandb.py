@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from cluster.config import ConfigError, load_config
-from cluster.wandb_log import check_installed
+from cluster.observe.wandb_log import check_installed
 
 
 def _records(data: bytes):

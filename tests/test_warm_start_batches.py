@@ -41,7 +41,7 @@ def test_a_pool_sorts_by_length_within_it_and_keeps_every_sample_once_an_epoch()
 
 def test_the_warm_start_reads_its_own_samples_when_data_warm_start_path_is_set(tmp_path):
     from cluster.config import load_config
-    from cluster.feed import load_warm_start_samples
+    from cluster.data.feed import load_warm_start_samples
 
     assert load_warm_start_samples(load_config("tiny", [])) is None  # default: the training split
     cfg = load_config("tiny", ["data.warm_start_path=data/val.jsonl"])

@@ -2,7 +2,7 @@
 
 A step's prompts are cut into chunks and put in a queue; each ready worker takes one chunk at a
 time, and the groups come back in request order. The pool's size follows a target that can change
-while the run goes on (``launch.py scale``, through :mod:`cluster.scale`'s control actor, or
+while the run goes on (``launch.py scale``, through :mod:`cluster.roles.scale`'s control actor, or
 autoscaling to the cluster's free resources); it is reconciled at every step boundary and between
 chunks. The rules:
 
@@ -32,7 +32,7 @@ from ray.util.placement_group import remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import ModelConfig, RolloutConfig
-from cluster.ray_setup import actor_options
+from cluster.roles.ray_setup import actor_options
 from common.console import say
 from common.faults import death_cause
 from common.placement import COLOCATE_HINT, available, bundle, reserve, room
@@ -103,7 +103,7 @@ class RolloutPool:
     ``workers`` are the ready workers' actor handles, ``size`` their number, ``version`` the policy
     version they all hold, ``target`` the size the pool is moving to. With ``run_name`` the pool
     starts the run's control actor, so that ``launch.py scale --run <run_name>`` can reach it.
-    ``weight_source`` (set by :class:`cluster.weight_sync.WeightSync`) returns object refs of the
+    ``weight_source`` (set by :class:`cluster.roles.weight_sync.WeightSync`) returns object refs of the
     learner's current flat buffers and index, for newcomers; without one, newcomers get the
     buffers of the last :meth:`update_weights`, or the model directory's weights at version 0.
     With ``node_id`` every worker is placed on that node (``cluster.colocate``: the learner's).
@@ -149,7 +149,7 @@ class RolloutPool:
         self.last_step: dict[str, float] = {}
         self.control = None
         if run_name:
-            from cluster.scale import start_control
+            from cluster.roles.scale import start_control
 
             self.control = start_control(
                 run_name, self.target, rollout.min_workers, rollout.max_workers, rollout.autoscale

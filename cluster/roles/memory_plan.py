@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.config import REPO_ROOT, RunConfig
-from cluster.kv_cache import DTYPE_BYTES, GIB, kv_bytes, kv_cache_plan
+from cluster.roles.kv_cache import DTYPE_BYTES, GIB, kv_bytes, kv_cache_plan
 
 ARCHITECTURES = REPO_ROOT / "configs" / "architectures"
 # Measured on CPU (peak resident memory of each actor over a tiny-preset run, less its tensors)

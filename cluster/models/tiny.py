@@ -126,6 +126,6 @@ def build_tiny_model(
     )
     model.save_pretrained(out, safe_serialization=True)
     (out / "egpo_tiny.json").write_text(
-        json.dumps({"built_by": "cluster.tiny_model", "tie_word_embeddings": tie_word_embeddings})
+        json.dumps({"built_by": "cluster.models.tiny", "tie_word_embeddings": tie_word_embeddings})
     )
     return out

@@ -13,7 +13,7 @@ import ray
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import RunConfig
-from cluster.ray_setup import actor_options
+from cluster.roles.ray_setup import actor_options
 from common.placement import bundle, node_of, reserve, wait_placed
 from common.weight_group import find_free_port
 from learner.settings import LearnerSettings

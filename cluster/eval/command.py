@@ -15,7 +15,8 @@ from typing import Any
 
 from cluster.config import RunConfig, load_config
 from cluster.data import Sample
-from cluster.eval_report import (
+from cluster.data.feed import Prompt
+from cluster.eval.report import (
     CHART_FILE,
     COMPARISON_CHART,
     COMPARISON_FILE,
@@ -28,9 +29,8 @@ from cluster.eval_report import (
     load_summary,
     summary_table,
 )
-from cluster.feed import Prompt
-from cluster.rollout_pool import RolloutPool, Sampling
-from cluster.sides import call_precision, call_rate, side_accuracy
+from cluster.eval.sides import call_precision, call_rate, side_accuracy
+from cluster.roles.rollout_pool import RolloutPool, Sampling
 from common.console import say, speak_on
 from reward import ParsedCompletion, parse_completion, score
 from reward.checker import checker_category
@@ -46,7 +46,7 @@ def evaluate(
     out_file: str | Path | None = None,
 ) -> dict[str, Any]:
     """Greedy-decode every prompt once, score with the strict reward, return accuracy overall and
-    per category, on each side (``cluster.sides``), ``eval/call_rate`` and ``eval/call_precision``;
+    per category, on each side (``cluster.eval.sides``), ``eval/call_rate`` and ``eval/call_precision``;
     with ``out_file``, write every output with its verdict as JSON lines."""
     if not prompts:
         return {"eval/accuracy": float("nan"), "eval/count": 0}
@@ -174,11 +174,11 @@ def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
 
 
 def _eval_command(config: RunConfig, args: argparse.Namespace) -> int:
-    from cluster.bfcl import BfclError, is_multi_turn
     from cluster.config import ConfigError
-    from cluster.kv_cache import rollout_kv_cache
-    from cluster.models import ModelNotFound
-    from cluster.multiturn_eval import MULTI_TURN_SLOTS, multi_turn_cross_check_line
+    from cluster.eval.bfcl import BfclError, is_multi_turn
+    from cluster.eval.multiturn import MULTI_TURN_SLOTS, multi_turn_cross_check_line
+    from cluster.models.resolve import ModelNotFound
+    from cluster.roles.kv_cache import rollout_kv_cache
 
     try:
         if getattr(args, "compare", None):
@@ -249,7 +249,7 @@ class EvalRequest:
 
     @classmethod
     def from_args(cls, config: RunConfig, args: argparse.Namespace) -> EvalRequest:
-        from cluster.bfcl import data_dir, parse_categories
+        from cluster.eval.bfcl import data_dir, parse_categories
 
         bfcl, data = getattr(args, "bfcl", None), getattr(args, "data", None)
         if bool(bfcl) == bool(data):
@@ -325,7 +325,7 @@ def eval_model_dir(config: RunConfig) -> Path:
     """The HF directory of ``config.model.path``: a model or checkpoint directory, a run directory
     (its newest checkpoint), 'tiny' (built on the training split's corpus, as training does) or
     'smollm2-135m-instruct' (converted once)."""
-    from cluster.models import ModelNotFound, resolve_model
+    from cluster.models.resolve import ModelNotFound, resolve_model
 
     path = Path(config.model.path).expanduser()
     if path.is_dir() and not (path / "config.json").is_file():
@@ -343,7 +343,7 @@ def eval_model_dir(config: RunConfig) -> Path:
     corpus: list[str] = []
     if config.model.path == "tiny":
         from cluster.data import corpus_texts
-        from cluster.feed import load_splits
+        from cluster.data.feed import load_splits
 
         train, _ = load_splits(config)
         corpus = corpus_texts(train, config.reward.output_format, config.data.prompt_style)
@@ -354,12 +354,12 @@ def run_eval(
     config: RunConfig, request: EvalRequest, model_dir: Path, kv_cache: int | None = None
 ) -> dict[str, Any]:
     """Start (or join) Ray, generate with a rollout pool (``kv_cache``: each CPU worker's KV-cache
-    bytes, cluster/kv_cache.py), score, write ``request.out_dir``."""
+    bytes, cluster/roles/kv_cache.py), score, write ``request.out_dir``."""
     import ray
 
-    from cluster.bfcl import is_multi_turn
-    from cluster.multiturn_eval import eval_multi_turn
-    from cluster.ray_setup import actor_env, connect
+    from cluster.eval.bfcl import is_multi_turn
+    from cluster.eval.multiturn import eval_multi_turn
+    from cluster.roles.ray_setup import actor_env, connect
     from common.tokenizer import load_tokenizer
 
     actor_env()
@@ -401,7 +401,7 @@ def run_eval(
 
 
 def _eval_bfcl(config: RunConfig, request: EvalRequest, tokenizer, rollout: RolloutPool) -> dict[str, Any]:
-    from cluster.bfcl import aggregates, load_category
+    from cluster.eval.bfcl import aggregates, load_category
 
     assert request.categories is not None
     samples = [s for category in request.categories for s in load_category(category, request.limit)]
@@ -439,7 +439,7 @@ def _eval_validation(
     config: RunConfig, request: EvalRequest, tokenizer, rollout: RolloutPool
 ) -> dict[str, Any]:
     """The validation split through the training loop's ``evaluate()`` (greedy, strict reward)."""
-    from cluster.feed import load_splits, render_all
+    from cluster.data.feed import load_splits, render_all
     from reward import RewardPool
 
     _, val = load_splits(config)
@@ -515,7 +515,7 @@ def native_prompt_ids(sample: Sample, tokenizer) -> list[int]:
     """The question in the model's own tool format: the tools passed to its chat template when the
     template takes them; otherwise BFCL's own prompt-mode system prompt (as BFCL prompts models
     without native tool calling). No think block is asked for."""
-    from cluster.bfcl import prompt_mode_messages
+    from cluster.eval.bfcl import prompt_mode_messages
 
     template = tokenizer.chat_template or ""
     if "tools" in template:
@@ -624,7 +624,7 @@ def cross_check(judged: list[Judged], prompt_format: str, fmt: str) -> dict[str,
     prompt-mode decoder and checker. Answers that BFCL's decoder would ``eval`` (a binary
     operation or lambda) are not handed to it (model text is data); they are counted as skipped.
     """
-    from cluster.bfcl import bfcl_verdict, bfcl_verdict_calls, executes_code
+    from cluster.eval.bfcl import bfcl_verdict, bfcl_verdict_calls, executes_code
 
     counts = {"outputs": 0, "format_gate": 0, "answer_checked": 0, "skipped_unsafe": 0, "agree": 0}
     disagreements = []
@@ -716,7 +716,7 @@ def _category_summary(judged: list[Judged], order: list[str]) -> dict[str, Any]:
 
 
 def _scores(summary: dict[str, Any]):
-    from cluster.bfcl import CategoryScore
+    from cluster.eval.bfcl import CategoryScore
 
     return {c: CategoryScore(s["correct"], s["total"]) for c, s in summary["categories"].items()}
 

@@ -29,7 +29,9 @@ def actor_env() -> dict[str, str]:
     env = {key: os.environ.get(key, value) for key, value in ACTOR_ENV_DEFAULTS.items()}
     env.update({key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ})
     for key, value in env.items():
-        if key != "HF_HUB_OFFLINE":  # the driver may resolve a hub id (cluster.models); actors never do
+        if (
+            key != "HF_HUB_OFFLINE"
+        ):  # the driver may resolve a hub id (cluster.models.resolve); actors never do
             os.environ.setdefault(key, value)
     return env
 

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from cluster.metrics import console_line
+from cluster.observe.metrics import console_line
 from common.console import say  # noqa: F401 - the console voice, re-exported for the driver
 
 # Verbose detail line: (label, [(metrics key, format)]).
@@ -123,7 +123,7 @@ class StepProgress:
         return (time.perf_counter() - self._started) / done * (self.total - step)
 
     def line(self, step: int, metrics: dict[str, Any]) -> str:
-        """The concise step line: :func:`cluster.metrics.console_line` plus the ETA."""
+        """The concise step line: :func:`cluster.observe.metrics.console_line` plus the ETA."""
         text = console_line(step, self.total, metrics)
         eta = self.eta(step)
         if eta is not None and step < self.total:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from cluster.feed import Prompt
+from cluster.data.feed import Prompt
 from reward.score import Verdict
 
 

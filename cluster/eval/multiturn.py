@@ -320,8 +320,8 @@ def bfcl_multi_turn_verdict(t: Trajectory) -> dict[str, Any]:
 
 def eval_multi_turn(config, request, tokenizer, rollout) -> dict[str, Any]:
     """``launch.py eval --bfcl multi_turn_*``: play, judge, cross-check; the summary dict."""
-    from cluster.bfcl import CategoryScore, aggregates
-    from cluster.rollout_pool import Sampling
+    from cluster.eval.bfcl import CategoryScore, aggregates
+    from cluster.roles.rollout_pool import Sampling
     from envs.bfcl import load_entries
 
     entries = [e for category in request.categories for e in load_entries(category, request.limit)]

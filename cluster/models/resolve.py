@@ -78,7 +78,7 @@ def download_from_hub(cfg: ModelConfig) -> Path:
 
 def build_tiny(cfg: ModelConfig, corpus: list[str]) -> Path:
     """The embedded default's tokenizer and random Qwen2 model, cached by its settings and corpus."""
-    from cluster import tiny_model
+    from cluster.models import tiny as tiny_model
 
     builder = Path(tiny_model.__file__).read_text()  # a change to the builder invalidates the cache
     shape = [

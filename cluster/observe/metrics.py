@@ -32,7 +32,7 @@ class MetricsLog:
     nothing already logged) and mirrors them to TensorBoard."""
 
     def __init__(self, run_dir: str | Path, tensorboard: bool = True, wandb=None):
-        """``wandb``: a ``cluster.wandb_log.WandbRun`` that gets every record too, or None."""
+        """``wandb``: a ``cluster.observe.wandb_log.WandbRun`` that gets every record too, or None."""
         self.path = Path(run_dir) / "metrics.jsonl"
         self.wandb = wandb
         self.path.parent.mkdir(parents=True, exist_ok=True)

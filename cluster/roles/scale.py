@@ -21,7 +21,7 @@ from typing import Any
 
 import ray
 
-from cluster.ray_setup import use_saved_token
+from cluster.roles.ray_setup import use_saved_token
 
 NAMESPACE = "egpo"
 CONTROL_PREFIX = "egpo-control-"
