@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             if args.resume:
-                from cluster.run import resume_config
+                from cluster.rundir import resume_config
 
                 config = resume_config(args.resume, args.overrides)
             else:

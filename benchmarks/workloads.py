@@ -18,8 +18,7 @@ from typing import Any
 from cluster.config import RunConfig, load_config
 from cluster.data import prompt_messages
 from cluster.data.feed import PromptFeed, load_splits, render_all
-from cluster.models.resolve import resolve_model
-from cluster.run import _corpus
+from cluster.models.resolve import resolve_model, tiny_corpus
 from reward.checker import checker_category
 
 # Both sides run plain GRPO with the same update rule: one optimizer step per generation batch,
@@ -107,7 +106,7 @@ def prepare(workload: Workload, steps: int, quick: bool, workdir: Path, log=prin
     overrides = MATCHED + workload.overrides + (QUICK if quick else [])
     cfg = load_config("tiny", overrides)
     train_samples, _ = _load(cfg)
-    model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg))
+    model_dir = resolve_model(cfg.model, tiny_corpus(train_samples, cfg))
     ours = [*overrides, f"model.path={model_dir}"]
 
     if workload.min_tools or workload.prompt_tokens:

@@ -9,251 +9,33 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cluster.config import ConfigError, RunConfig, load_config, preset_path, save_config, validate
-from cluster.data.feed import Prompt, PromptFeed, load_splits, load_warm_start_samples, render_all
-from cluster.eval.sides import rollout_split
+from cluster.config import ConfigError, RunConfig, load_config, save_config
+from cluster.data.feed import PromptFeed, load_splits, load_warm_start_samples, render_all
 from cluster.observe.metrics import MetricsLog
 from cluster.observe.progress import StepProgress, phase, say
 from cluster.observe.telemetry import Telemetry
 from cluster.pipeline import RolloutPipeline
 from cluster.roles.kv_cache import rollout_kv_cache
 from cluster.roles.memory_plan import host_memory, memory_plan
+from cluster.rundir import STATE_FILE, RunDir
+from cluster.step import rl_step, sample_and_score
 from common.tokenizer import load_tokenizer
-from reward.score import Verdict
-
-CHECKPOINTS = "checkpoints"
-STATE_FILE = "driver_state.json"
-WARM_START_LINK = "warm_start"  # runs/<name>/warm_start -> the cached warm-started model
-
 
 # ----------------------------------------------------------------------------- run directory
-
-
-class RunDir:
-    """``runs/<name>``: config.yaml, metrics.jsonl, checkpoints/step-<N>/, eval outputs, report."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.checkpoints = path / CHECKPOINTS
-
-    @classmethod
-    def create(cls, cfg: RunConfig) -> RunDir:
-        name = cfg.logging.run_name or f"{Path(cfg.model.path).name}-{datetime.now():%Y%m%d-%H%M%S}"
-        path = Path(cfg.logging.runs_dir) / name
-        if (path / STATE_FILE).exists() or any(path.glob(f"{CHECKPOINTS}/step-*")):
-            raise ConfigError(
-                f"logging.run_name={name!r}: {path} already holds a run; resume it with "
-                f"'python launch.py train --resume {path}' or choose another name"
-            )
-        path.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, path / "config.yaml")
-        return cls(path)
-
-    def discard_if_unused(self) -> None:
-        """Remove the folder of a run that failed before any work (no metrics, no checkpoint yet),
-        so a bad config or data file leaves no run behind that holds only config.yaml."""
-        if not (self.path / "metrics.jsonl").exists() and not self.checkpoints.exists():
-            shutil.rmtree(self.path, ignore_errors=True)
-
-    def link_warm_start(self, model_dir: Path) -> None:
-        """``runs/<name>/warm_start``: a link to the warm-started model (cached under .cache/), so
-        ``launch.py eval --model runs/<name>/warm_start`` scores the policy RL started from."""
-        link = self.path / WARM_START_LINK
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(model_dir.resolve(), target_is_directory=True)
-
-    def latest_checkpoint(self) -> Path | None:
-        """The newest complete checkpoint (an interrupted write never counts)."""
-        done = [p for p in self.checkpoints.glob("step-*") if p.is_dir() and (p / STATE_FILE).is_file()]
-        return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
-
-    def save_checkpoint(self, learners, step: int, state: dict[str, Any]) -> Path:
-        """Write the learner's checkpoint and the driver's state to a temporary folder, then rename:
-        a crash mid-write leaves no folder that looks complete."""
-        final = self.checkpoints / f"step-{step:06d}"
-        partial = self.checkpoints / f".step-{step:06d}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
-        learners.save_checkpoint(str(partial))
-        tmp_state = partial / (STATE_FILE + ".tmp")
-        tmp_state.write_text(json.dumps(state))
-        tmp_state.rename(partial / STATE_FILE)
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
-        return final
-
-
-def resume_config(run_dir: str, overrides: list[str] | None = None) -> RunConfig:
-    """The saved config of ``run_dir`` with ``overrides`` applied (e.g. more train.steps)."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"--resume {run_dir}: no run there ({path} does not exist)")
-    cfg = load_config(str(preset_path(str(path))), overrides)
-    data = cfg.model_dump()
-    data["logging"]["run_name"] = Path(run_dir).name
-    data["logging"]["runs_dir"] = str(Path(run_dir).parent)
-    return validate(data, source=f"config of {run_dir}")
 
 
 # ----------------------------------------------------------------------------- the loop
 
 
-@dataclass
-class Rollouts:
-    """One step's prompts, their groups of completions and the reward pool's verdicts on them
-    (``[P][G]`` each)."""
-
-    prompts: list[Prompt]
-    groups: list[list[dict[str, Any]]]
-    verdicts: list[list[Verdict]]
-    version: int  # the policy version that sampled them
-    timings: dict[str, float]
-    stats: dict[str, float]
-
-    @property
-    def rewards(self) -> list[float]:
-        """The rewards, group-major."""
-        return [v.reward for group in self.verdicts for v in group]
-
-
-def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool) -> Rollouts:
-    """Generate G completions for each prompt of ``step`` and score them. With dynamic sampling,
-    groups whose rewards are all equal (no learning signal) are replaced by groups of fresh prompts,
-    for at most ``algorithm.dynamic_sampling_rounds`` rounds."""
-    from cluster.roles.rollout_pool import Sampling
-
-    timings = {"time/generate": 0.0, "time/score": 0.0}
-    version = rollout.version
-
-    def sample(prompts: list[Prompt], seed: int) -> tuple[list, list[list[Verdict]]]:
-        t = time.perf_counter()
-        groups = rollout.generate([p.ids for p in prompts], Sampling.from_config(cfg.rollout, seed))
-        timings["time/generate"] += time.perf_counter() - t
-        t = time.perf_counter()
-        texts = [[c["text"] for c in group] for group in groups]
-        verdicts = reward_pool.judge_groups([p.reward_group(g) for p, g in zip(prompts, texts, strict=True)])
-        timings["time/score"] += time.perf_counter() - t
-        return groups, verdicts
-
-    prompts = feed.batch(step)
-    groups, verdicts = sample(prompts, cfg.rollout.seed + step)
-    flat_first = sum(_flat(v) for v in verdicts)
-    replaced = 0
-    alg = cfg.algorithm
-    rounds = alg.dynamic_sampling_rounds if alg.dynamic_sampling else 0
-    for round_ in range(1, rounds + 1):
-        flat = [i for i, v in enumerate(verdicts) if _flat(v)]
-        if not flat:
-            break
-        fresh = feed.extra(step, round_, len(flat))
-        new_groups, new_verdicts = sample(fresh, cfg.rollout.seed + step + _ROUND_SEED_STRIDE * round_)
-        for i, prompt, group, verdict in zip(flat, fresh, new_groups, new_verdicts, strict=True):
-            prompts[i], groups[i], verdicts[i] = prompt, group, verdict
-        replaced += len(flat)
-    stats = {"frac_zero_std_groups_sampled": flat_first / len(prompts)}
-    if alg.dynamic_sampling:
-        stats["dynamic_sampling/replaced_groups"] = replaced
-    return Rollouts(prompts, groups, verdicts, version, timings, stats)
-
-
-_ROUND_SEED_STRIDE = 1_000_003
-
-
-def _flat(verdicts: list[Verdict]) -> bool:
-    """All of a group's rewards are equal: no learning signal."""
-    return all(v.reward == verdicts[0].reward for v in verdicts)
-
-
-def rl_step(
-    step: int, cfg: RunConfig, pipeline: RolloutPipeline, learners, weight_sync, rollout, reward_pool
-) -> dict[str, Any]:
-    """One EGPO step: take the step's scored rollouts, update the learner, push the new weights."""
-    t0 = time.perf_counter()
-    rollouts = pipeline.take(step)
-    waited = time.perf_counter() - t0
-    staleness = (step - 1) - rollouts.version
-    if staleness > cfg.algorithm.max_staleness:  # the pipeline's invariant; never silently train on it
-        raise RuntimeError(
-            f"step {step}: rollouts of policy version {rollouts.version} are {staleness} versions old "
-            f"(algorithm.max_staleness={cfg.algorithm.max_staleness})"
-        )
-    prompts, completions = rollouts.prompts, [c for group in rollouts.groups for c in group]
-    G = cfg.rollout.group_size
-    batch = {
-        "prompt_ids": [p.ids for p in prompts for _ in range(G)],
-        "completion_ids": [c["token_ids"] for c in completions],
-        "rewards": rollouts.rewards,
-        "group_size": G,
-        "temperature": cfg.rollout.temperature,
-        "sampler_logprobs": [c["logprobs"] for c in completions],
-        "staleness": staleness,
-    }
-    t = time.perf_counter()
-    metrics = learners.train_step(batch)
-    metrics["throughput/learner_tokens_per_s"] = metrics.pop("throughput/tokens_per_s", 0.0)
-    train_s = time.perf_counter() - t
-
-    t = time.perf_counter()
-    with pipeline.exclusive():
-        locked = time.perf_counter()
-        weight_sync.push(version=step)
-        sync_s = time.perf_counter() - locked
-    pipeline.pushed(step)
-    push_wait = locked - t
-
-    step_s = time.perf_counter() - t0
-    timings = {
-        **rollouts.timings,
-        "time/train": train_s,
-        "time/weight_sync": sync_s,
-        "time/step": step_s,
-    }
-    if pipeline.max_staleness == 0:  # generate and score ran inside take()
-        busy = timings["time/generate"] + timings["time/score"]
-    else:  # they overlapped training; the step only waited for what was not ready yet
-        timings["time/wait_rollouts"] = waited
-        timings["time/wait_workers"] = push_wait
-        busy = waited + push_wait
-    timings["time/overhead"] = step_s - busy - train_s - sync_s
-
-    rewards = rollouts.rewards
-    lengths = [len(c["token_ids"]) for c in completions]
-    tokens = sum(lengths) + sum(len(p) for p in batch["prompt_ids"])
-    metrics.update(timings)
-    metrics.update(rollouts.stats)
-    metrics.update(rollout_split(prompts, rollouts.verdicts))
-    metrics.update(
-        {
-            "reward/mean": sum(rewards) / len(rewards),
-            "response_length/mean": sum(lengths) / len(lengths),
-            "frac_truncated": sum(c["finish_reason"] == "length" for c in completions) / len(completions),
-            "throughput/tokens_per_s": tokens / step_s,
-            "throughput/completions_per_s": len(completions) / step_s,
-            "pool/rollout_workers": rollout.size,
-            **rollout.metrics(),
-            **reward_pool.metrics(),
-            "pool/learners": learners.world_size,
-            "policy_version": step,
-            "policy/staleness": staleness,
-            "data/batch_digest": batch_digest(prompts),
-        }
-    )
-    return metrics
-
-
 def train(cfg: RunConfig, resume: str | None = None) -> int:
     """Run (or resume) training; returns the process exit status."""
-    from cluster.eval.command import accuracy_report, evaluate
-    from cluster.models.resolve import ModelNotFound, resolve_model
+    from cluster.eval.validation import accuracy_report, evaluate
+    from cluster.models.resolve import ModelNotFound, resolve_model, tiny_corpus
     from cluster.observe.wandb_log import WandbRun, check_installed
     from cluster.roles.learner_group import LearnerGroup
     from cluster.roles.ray_setup import actor_env, connect
@@ -269,7 +51,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         check_installed(cfg)
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
         train_samples, val_samples = load_splits(cfg)
-        model_dir = resolve_model(cfg.model, _corpus(train_samples, cfg))
+        model_dir = resolve_model(cfg.model, tiny_corpus(train_samples, cfg))
         tokenizer = load_tokenizer(model_dir)
         train_prompts = render_all(train_samples, tokenizer, cfg, "train")
         val_prompts = render_all(val_samples, tokenizer, cfg, "validation")
@@ -468,21 +250,6 @@ def _ray_address() -> str:
     import ray
 
     return ray.get_runtime_context().gcs_address
-
-
-def batch_digest(prompts: list[Prompt]) -> str:
-    """A short fingerprint of which samples a step trained on (resume keeps the data order)."""
-    import hashlib
-
-    return hashlib.sha256("\n".join(p.sample.id for p in prompts).encode()).hexdigest()[:12]
-
-
-def _corpus(samples, cfg: RunConfig) -> list[str]:
-    from cluster.data import corpus_texts
-
-    if cfg.model.path != "tiny":
-        return []
-    return corpus_texts(samples, cfg.reward.output_format, cfg.data.prompt_style)
 
 
 if __name__ == "__main__":  # pragma: no cover

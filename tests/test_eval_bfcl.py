@@ -12,8 +12,9 @@ import pytest
 import launch
 from cluster.eval import bfcl
 from cluster.eval.bfcl import BfclError, CategoryScore, aggregates, parse_categories
-from cluster.eval.command import Judged, _category_summary, answers_with_call, cross_check, judge
+from cluster.eval.command import _category_summary
 from cluster.eval.report import comparison, comparison_table, summary_table
+from cluster.eval.verdicts import Judged, answers_with_call, cross_check, judge
 from reward import gold_to_calls, render_calls
 from tests import bfcl_oracle
 
@@ -392,8 +393,7 @@ def test_comparison_table_handles_missing_values():
 
 def test_a_run_directory_means_its_newest_checkpoint(tmp_path):
     from cluster.config import load_config
-    from cluster.eval.command import eval_model_dir
-    from cluster.models.resolve import ModelNotFound
+    from cluster.models.resolve import ModelNotFound, eval_model_dir
 
     run = tmp_path / "run"
     for step in ("step-000002", "step-000010", "step-000009"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from cluster.data import load_samples
 from cluster.data.feed import Prompt
-from cluster.eval.command import accuracy_report
 from cluster.eval.sides import call_precision, call_rate, rollout_split, side_accuracy
+from cluster.eval.validation import accuracy_report
 from reward.score import Verdict, judge
 
 CALL = "<think>The user wants the weather.</think>[get_weather(city='Oslo')]"

@@ -101,7 +101,7 @@ def test_validation_split_eval_uses_the_training_reward(ray_cluster, tiny_model_
 
 def test_eval_prompts_a_model_the_way_it_was_trained(tmp_path):
     from cluster.config import load_config, save_config
-    from cluster.eval.command import trained_prompt_style
+    from cluster.models.resolve import trained_prompt_style
 
     run = tmp_path / "runs" / "r1"
     (run / "checkpoints" / "step-000002").mkdir(parents=True)

@@ -85,7 +85,7 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     assert "Data: 64 training prompts" in first.stdout
 
     # The warm-start model, built or reused, names its prompt style for `launch.py eval --model`.
-    from cluster.eval.command import trained_prompt_style
+    from cluster.models.resolve import trained_prompt_style
 
     warm = re.search(r"(\S+/\.cache/warmstart/\w+)", first.stdout + first.stderr)
     assert warm and trained_prompt_style(warm.group(1), "paper") == "signatures"
@@ -131,13 +131,14 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
 
     # Step 3 trained on exactly the prompts an uninterrupted run takes at step 3.
     from cluster.data.feed import PromptFeed, load_splits, render_all
-    from cluster.models.resolve import resolve_model
-    from cluster.run import _corpus, batch_digest, resume_config
+    from cluster.models.resolve import resolve_model, tiny_corpus
+    from cluster.rundir import resume_config
+    from cluster.step import batch_digest
     from common.tokenizer import load_tokenizer
 
     cfg = resume_config(str(run_dir), ["train.steps=3"])
     train_samples, _ = load_splits(cfg)
-    tokenizer = load_tokenizer(resolve_model(cfg.model, _corpus(train_samples, cfg)))
+    tokenizer = load_tokenizer(resolve_model(cfg.model, tiny_corpus(train_samples, cfg)))
     feed = PromptFeed(
         render_all(train_samples, tokenizer, cfg, "train"), cfg.train.prompts_per_step, cfg.data.shuffle_seed
     )

@@ -11,7 +11,7 @@ from cluster.config import load_config
 from cluster.data import load_samples
 from cluster.data.feed import Prompt, PromptFeed
 from cluster.pipeline import RolloutPipeline
-from cluster.run import rl_step, sample_and_score
+from cluster.step import rl_step, sample_and_score
 from reward import gold_to_calls, render_calls
 from reward.score import judge
 

@@ -1,5 +1,5 @@
-"""Evaluation: the validation split (``evaluate``, used by the training loop: greedy decoding by the
-rollout pool, the training reward) and ``launch.py eval`` on BFCL categories (``eval_command``)."""
+"""``launch.py eval``: one model on BFCL categories (single- and multi-turn) or on the project's
+validation split, or two earlier evaluations side by side (``--compare``)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import argparse
 import json
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cluster.config import RunConfig, load_config
+from cluster.config import RunConfig
 from cluster.data import Sample
-from cluster.data.feed import Prompt
 from cluster.eval.report import (
     CHART_FILE,
     COMPARISON_CHART,
@@ -29,100 +27,17 @@ from cluster.eval.report import (
     load_summary,
     summary_table,
 )
-from cluster.eval.sides import call_precision, call_rate, side_accuracy
+from cluster.eval.validation import evaluate
+from cluster.eval.verdicts import (
+    Judged,
+    answers_with_call,
+    cross_check,
+    cross_check_line,
+    failure_reason,
+    judge,
+)
 from cluster.roles.rollout_pool import RolloutPool, Sampling
 from common.console import say, speak_on
-from reward import ParsedCompletion, parse_completion, score
-from reward.checker import checker_category
-from reward.grammar import THINK_OPEN, TOOL_CALL_OPEN, parse_answer, split_think
-from reward.score import answer_correct, expects_no_call
-
-
-def evaluate(
-    prompts: list[Prompt],
-    rollout: RolloutPool,
-    reward_pool,
-    max_new_tokens: int,
-    out_file: str | Path | None = None,
-) -> dict[str, Any]:
-    """Greedy-decode every prompt once, score with the strict reward, return accuracy overall and
-    per category, on each side (``cluster.eval.sides``), ``eval/call_rate`` and ``eval/call_precision``;
-    with ``out_file``, write every output with its verdict as JSON lines."""
-    if not prompts:
-        return {"eval/accuracy": float("nan"), "eval/count": 0}
-    groups = rollout.generate([p.ids for p in prompts], Sampling(1, 0.0, max_new_tokens=max_new_tokens))
-    texts = [group[0]["text"] for group in groups]
-    judged = reward_pool.judge_groups([p.reward_group([t]) for p, t in zip(prompts, texts, strict=True)])
-    verdicts = [group[0] for group in judged]
-    rewards = [v.reward for v in verdicts]
-    by_category: dict[str, list[float]] = defaultdict(list)
-    for prompt, reward in zip(prompts, rewards, strict=True):
-        by_category[prompt.sample.category].append(reward)
-    metrics: dict[str, Any] = {"eval/accuracy": sum(rewards) / len(rewards), "eval/count": len(rewards)}
-    for category, values in sorted(by_category.items()):
-        metrics[f"eval/accuracy/{category}"] = sum(values) / len(values)
-    metrics.update(side_accuracy(prompts, rewards))
-    for key, value in (
-        ("eval/call_rate", call_rate(prompts, verdicts)),
-        ("eval/call_precision", call_precision(prompts, verdicts)),
-    ):
-        if value is not None:
-            metrics[key] = value
-    if out_file is not None:
-        Path(out_file).parent.mkdir(parents=True, exist_ok=True)
-        with open(out_file, "w") as f:
-            for prompt, text, reward in zip(prompts, texts, rewards, strict=True):
-                record = {
-                    "id": prompt.sample.id,
-                    "category": prompt.sample.category,
-                    "reward": reward,
-                    "output": text,
-                }
-                f.write(json.dumps(record) + "\n")
-    return metrics
-
-
-def accuracy_report(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Lines for the end-of-run report: accuracy per category and the call rate, before -> after
-    RL, and a warning when the gain comes from abstaining (the call rate more than halved)."""
-    categories = sorted(k.removeprefix("eval/accuracy/") for k in after if k.startswith("eval/accuracy/"))
-    parts = [
-        f"{c} {before.get(f'eval/accuracy/{c}', float('nan')):.2f} -> {after[f'eval/accuracy/{c}']:.2f}"
-        for c in categories
-    ]
-    lines = [f"By category: {', '.join(parts)}."] if parts else []
-    sides = [
-        f"{label} {before[key]:.3f} -> {after[key]:.3f}"
-        for key, label in (
-            ("eval/call_prompts", "prompts that need a call"),
-            ("eval/no_call_prompts", "prompts that need none"),
-        )
-        if key in before and key in after
-    ]
-    sides += [
-        f"slice {k.removeprefix('eval/slice/')} {before[k]:.3f} -> {after[k]:.3f}"
-        for k in sorted(after)
-        if k.startswith("eval/slice/") and k in before
-    ]
-    if sides:
-        lines.append(f"Accuracy on {', '.join(sides)}.")
-    rate_before, rate_after = before.get("eval/call_rate"), after.get("eval/call_rate")
-    if rate_before is None or rate_after is None:
-        return lines
-    line = (
-        f"Prompts that need a call answered with one (right or wrong): {rate_before:.0%} -> {rate_after:.0%}"
-    )
-    precision_before, precision_after = before.get("eval/call_precision"), after.get("eval/call_precision")
-    if precision_before is not None and precision_after is not None:
-        line += f"; of those calls, right (call precision): {precision_before:.0%} -> {precision_after:.0%}"
-    lines.append(line + ".")
-    if rate_after < 0.5 * rate_before:
-        lines.append(
-            "Warning: the policy now abstains on most prompts that need a call; its gain is on the "
-            "no-call categories, not better calls (see eval/call_rate)."
-        )
-    return lines
-
 
 # ----------------------------------------------------------------------------- launch.py eval
 #
@@ -132,35 +47,6 @@ def accuracy_report(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 class EvalError(ValueError):
     """Bad ``launch.py eval`` arguments; the message names the flag and what is expected."""
-
-
-@dataclass
-class Judged:
-    """One question's output and its verdicts (ours, and BFCL's with --cross-check)."""
-
-    sample: Sample
-    output: str = ""
-    finish_reason: str = ""
-    prompt_tokens: int = 0
-    correct: bool = False
-    reason: str = ""
-    called: bool = False  # answered with a call list, right or wrong
-    bfcl: dict[str, Any] | None = None
-
-    def record(self) -> dict[str, Any]:
-        record = {
-            "id": self.sample.id,
-            "category": self.sample.category,
-            "correct": self.correct,
-            "reason": self.reason,
-            "called": self.called,
-            "output": self.output,
-            "finish_reason": self.finish_reason,
-            "prompt_tokens": self.prompt_tokens,
-        }
-        if self.bfcl is not None:
-            record["bfcl"] = self.bfcl
-        return record
 
 
 def eval_command(config: RunConfig, args: argparse.Namespace) -> int:
@@ -177,7 +63,7 @@ def _eval_command(config: RunConfig, args: argparse.Namespace) -> int:
     from cluster.config import ConfigError
     from cluster.eval.bfcl import BfclError, is_multi_turn
     from cluster.eval.multiturn import MULTI_TURN_SLOTS, multi_turn_cross_check_line
-    from cluster.models.resolve import ModelNotFound
+    from cluster.models.resolve import ModelNotFound, eval_model_dir, trained_prompt_style
     from cluster.roles.kv_cache import rollout_kv_cache
 
     try:
@@ -305,49 +191,6 @@ def _default_name(model_path: str) -> str:
     path = Path(model_path)
     label = f"{path.parent.parent.name}-{path.name}" if path.parent.name == "checkpoints" else path.name
     return f"eval-{label or 'model'}-{datetime.now():%Y%m%d-%H%M%S}"
-
-
-def trained_prompt_style(model_path: str, preset_style: str) -> str:
-    """The prompt style a model expects: the preset's for 'tiny' (built and trained with it), the
-    ``data.prompt_style`` of the run a checkpoint comes from (``runs/<name>/config.yaml``), and the
-    paper's for any other model (a pretrained model was never trained on our compact prompt)."""
-    if model_path == "tiny":
-        return preset_style
-    path = Path(model_path).expanduser()
-    for run_dir in (path, path.parent.parent):  # a run directory, or runs/<name>/checkpoints/step-N
-        saved = run_dir / "config.yaml"
-        if saved.is_file():  # a run saved before the field existed gets its default, the paper's
-            return load_config(str(saved)).data.prompt_style
-    return "paper"
-
-
-def eval_model_dir(config: RunConfig) -> Path:
-    """The HF directory of ``config.model.path``: a model or checkpoint directory, a run directory
-    (its newest checkpoint), 'tiny' (built on the training split's corpus, as training does) or
-    'smollm2-135m-instruct' (converted once)."""
-    from cluster.models.resolve import ModelNotFound, resolve_model
-
-    path = Path(config.model.path).expanduser()
-    if path.is_dir() and not (path / "config.json").is_file():
-        steps = sorted(
-            (p for p in (path / "checkpoints").glob("step-*") if (p / "config.json").is_file()),
-            key=lambda p: p.name,
-        )
-        if not steps:
-            raise ModelNotFound(
-                f"--model {config.model.path}: {path} has no config.json and no checkpoints/step-*/; "
-                "expected a Hugging Face model directory, a checkpoint or a run directory"
-            )
-        config.model.path = str(steps[-1])
-        say(f"Evaluating the newest checkpoint of {path}: {steps[-1]}")
-    corpus: list[str] = []
-    if config.model.path == "tiny":
-        from cluster.data import corpus_texts
-        from cluster.data.feed import load_splits
-
-        train, _ = load_splits(config)
-        corpus = corpus_texts(train, config.reward.output_format, config.data.prompt_style)
-    return resolve_model(config.model, corpus)
 
 
 def run_eval(
@@ -539,157 +382,6 @@ def _generate(rollout: RolloutPool, prompts: list[list[int]], request: EvalReque
 
 
 # ----------------------------------------------------------------------------- verdicts
-
-
-def judge(text: str, sample: Sample, prompt_format: str, fmt: str) -> tuple[bool, str]:
-    """(correct, reason when wrong) for one output. The think template is scored by the training
-    reward (``reward.score``, Eq. 3); the native format by the same answer rule without the think
-    block, reading ``<tool_call>`` JSON blocks or a Python call list."""
-    category = checker_category(sample.category)
-    if prompt_format == "native":
-        answer, answer_fmt = _native_answer(text)
-        calls, call_syntax = parse_answer(answer, answer_fmt)
-        parsed = ParsedCompletion(bool(answer), None, calls, answer, call_syntax)
-        correct = bool(answer) and answer_correct(parsed, sample.ground_truth, sample.tools, category)
-        return correct, "" if correct else answer_failure(answer, answer_fmt, sample)
-    correct = score(text, sample.ground_truth, sample.tools, category, fmt) == 1.0
-    return correct, "" if correct else failure_reason(text, sample, fmt)
-
-
-def answers_with_call(text: str, prompt_format: str, fmt: str) -> bool:
-    """Whether an output answers with a call list (right or wrong; arguments need not parse)."""
-    if prompt_format == "native":
-        return parse_answer(*_native_answer(text))[1]
-    return parse_completion(text, fmt).call_syntax
-
-
-def _native_answer(text: str) -> tuple[str, str]:
-    """The answer of a native-format output (the text after a leading think block, if any) and its
-    format: ``hermes`` when it holds ``<tool_call>`` blocks, else ``python``."""
-    think, answer = split_think(text)
-    answer = (answer if think is not None else text.strip()) or ""
-    return answer, "hermes" if TOOL_CALL_OPEN in answer else "python"
-
-
-def failure_reason(text: str, sample: Sample, fmt: str = "python") -> str:
-    """Why an output of the think template scored 0, in a few words."""
-    if THINK_OPEN not in text:
-        return "format: no <think> block"
-    think, answer = split_think(text)
-    if think is None:
-        return "format: the output must start with exactly one <think>...</think> block"
-    if not answer:
-        return "format: nothing after </think>"
-    return answer_failure(answer, fmt, sample)
-
-
-def answer_failure(answer: str, fmt: str, sample: Sample) -> str:
-    """Why a (well-formatted) answer is wrong: no call list, a call where none fits, the number
-    or names of the calls, missing or unexpected parameters, or else argument values/types."""
-    if not answer:
-        return "empty answer"
-    calls, call_syntax = parse_answer(answer, fmt)
-    category = sample.category
-    if expects_no_call(sample.ground_truth, category):
-        return "called a function where none fits" if call_syntax else "wrong answer"
-    if calls is None:
-        if call_syntax:
-            return "call list with non-literal or positional arguments"
-        return "answer is not a call list" + (" (prose or other text)" if fmt == "python" else "")
-    if category == "live_relevance":
-        return "no call where one was expected" if not calls else "wrong answer"
-    if len(calls) != len(sample.ground_truth):
-        return f"{len(calls)} call(s), expected {len(sample.ground_truth)}"
-    gold = {name: params for entry in sample.ground_truth for name, params in entry.items()}
-    names = [c["name"] for c in calls]
-    if sorted(names) != sorted(next(iter(e)) for e in sample.ground_truth):
-        return f"called {', '.join(names)}; expected {', '.join(gold)}"
-    for call in calls:
-        params = gold[call["name"]]
-        missing = [p for p, values in params.items() if p not in call["arguments"] and "" not in values]
-        unexpected = [p for p in call["arguments"] if p not in params]
-        if missing:
-            return f"{call['name']}: missing parameter(s) {', '.join(missing)}"
-        if unexpected:
-            return f"{call['name']}: unexpected parameter(s) {', '.join(unexpected)}"
-    return "argument values or types do not match the possible answer"
-
-
-def cross_check(judged: list[Judged], prompt_format: str, fmt: str) -> dict[str, Any]:
-    """Score every generated output again with BFCL's own decoder and ``ast_checker`` and count
-    agreement with our verdicts.
-
-    The think block is the paper's format rule (Eq. 3), outside BFCL: an output that fails it is
-    wrong on both sides ("format gate"); otherwise the answer after ``</think>`` goes to BFCL's
-    prompt-mode decoder and checker. Answers that BFCL's decoder would ``eval`` (a binary
-    operation or lambda) are not handed to it (model text is data); they are counted as skipped.
-    """
-    from cluster.eval.bfcl import bfcl_verdict, bfcl_verdict_calls, executes_code
-
-    counts = {"outputs": 0, "format_gate": 0, "answer_checked": 0, "skipped_unsafe": 0, "agree": 0}
-    disagreements = []
-    for item in judged:
-        if not item.finish_reason:  # not generated (prompt too long)
-            continue
-        counts["outputs"] += 1
-        sample = item.sample
-        if prompt_format == "native":
-            answer, answer_fmt = _native_answer(item.output)
-        else:
-            think, answer = split_think(item.output)
-            answer_fmt = fmt
-            if think is None or not answer:
-                counts["format_gate"] += 1
-                counts["agree"] += not item.correct
-                item.bfcl = {"correct": False, "stage": "format gate", "error": "no think block + answer"}
-                continue
-        if answer_fmt == "python" and executes_code(answer):
-            counts["skipped_unsafe"] += 1
-            item.bfcl = {"correct": None, "stage": "skipped", "error": "BFCL's decoder would eval this text"}
-            continue
-        counts["answer_checked"] += 1
-        if answer_fmt == "python":
-            verdict = bfcl_verdict(answer, sample.ground_truth, sample.tools, sample.category)
-        else:
-            calls, _ = parse_answer(answer, "hermes")
-            verdict = bfcl_verdict_calls(calls, sample.ground_truth, sample.tools, sample.category)
-        item.bfcl = {"correct": verdict.correct, "stage": "answer", "error": verdict.error}
-        if verdict.correct == item.correct:
-            counts["agree"] += 1
-        else:
-            disagreements.append(
-                {
-                    "id": sample.id,
-                    "ours": item.correct,
-                    "bfcl": verdict.correct,
-                    "bfcl_error": verdict.error,
-                    "our_reason": item.reason,
-                    "answer": answer[:500],
-                }  # fmt: skip
-            )
-    compared = counts["outputs"] - counts["skipped_unsafe"]
-    counts["agreement"] = counts["agree"] / compared if compared else None
-    return {**counts, "disagreements": disagreements}
-
-
-def cross_check_line(cross: dict[str, Any]) -> str:
-    """One paragraph on the agreement with BFCL's checker, listing disagreements if any."""
-    agreement = cross["agreement"]
-    pct = "n/a" if agreement is None else f"{100 * agreement:.1f}%"
-    line = (
-        f"\nCross-check with bfcl-eval's decoder + ast_checker: agreement {pct} "
-        f"({cross['agree']}/{cross['outputs'] - cross['skipped_unsafe']} outputs; {cross['answer_checked']} "
-        f"reached the answer check, {cross['format_gate']} failed the think format on both sides"
-        + (
-            f", {cross['skipped_unsafe']} not handed to BFCL's decoder (it would eval them)"
-            if cross["skipped_unsafe"]
-            else ""
-        )
-        + ")"
-    )
-    for d in cross["disagreements"][:10]:
-        line += f"\n  DISAGREE {d['id']}: ours={d['ours']} bfcl={d['bfcl']} ({d['bfcl_error'] or d['our_reason']}): {d['answer'][:120]!r}"
-    return line
 
 
 # ----------------------------------------------------------------------------- summaries

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from cluster.config import REPO_ROOT, ModelConfig
+from cluster.config import REPO_ROOT, ModelConfig, RunConfig, load_config
 from common.console import say
 
 CACHE_DIR = REPO_ROOT / ".cache" / "models"
@@ -148,3 +148,52 @@ def convert_smollm2() -> Path:
     tokenizer.save_pretrained(tmp)
     tmp.rename(out)
     return out
+
+
+def trained_prompt_style(model_path: str, preset_style: str) -> str:
+    """The prompt style a model expects: the preset's for 'tiny' (built and trained with it), the
+    ``data.prompt_style`` of the run a checkpoint comes from (``runs/<name>/config.yaml``), and the
+    paper's for any other model (a pretrained model was never trained on our compact prompt)."""
+    if model_path == "tiny":
+        return preset_style
+    path = Path(model_path).expanduser()
+    for run_dir in (path, path.parent.parent):  # a run directory, or runs/<name>/checkpoints/step-N
+        saved = run_dir / "config.yaml"
+        if saved.is_file():  # a run saved before the field existed gets its default, the paper's
+            return load_config(str(saved)).data.prompt_style
+    return "paper"
+
+
+def eval_model_dir(config: RunConfig) -> Path:
+    """The HF directory of ``config.model.path``: a model or checkpoint directory, a run directory
+    (its newest checkpoint), 'tiny' (built on the training split's corpus, as training does) or
+    'smollm2-135m-instruct' (converted once)."""
+    path = Path(config.model.path).expanduser()
+    if path.is_dir() and not (path / "config.json").is_file():
+        steps = sorted(
+            (p for p in (path / "checkpoints").glob("step-*") if (p / "config.json").is_file()),
+            key=lambda p: p.name,
+        )
+        if not steps:
+            raise ModelNotFound(
+                f"--model {config.model.path}: {path} has no config.json and no checkpoints/step-*/; "
+                "expected a Hugging Face model directory, a checkpoint or a run directory"
+            )
+        config.model.path = str(steps[-1])
+        say(f"Evaluating the newest checkpoint of {path}: {steps[-1]}")
+    corpus: list[str] = []
+    if config.model.path == "tiny":
+        from cluster.data.feed import load_splits
+
+        corpus = tiny_corpus(load_splits(config)[0], config)
+    return resolve_model(config.model, corpus)
+
+
+def tiny_corpus(samples, cfg: RunConfig) -> list[str]:
+    """The texts the tiny model's tokenizer is built on (the training split's prompts and reference
+    completions, as rendered); empty for any other model."""
+    from cluster.data import corpus_texts
+
+    if cfg.model.path != "tiny":
+        return []
+    return corpus_texts(samples, cfg.reward.output_format, cfg.data.prompt_style)
