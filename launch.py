@@ -89,7 +89,7 @@ def _plan_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plan",
         help="print the memory each role needs against what it has; exit 2 if it does not fit",
-        description="The memory plan of a config (cluster/memory_plan.py), without starting anything.",
+        description="The memory plan of a config (cluster/roles/memory_plan.py), without starting anything.",
     )
     p.add_argument(
         "--config", default="tiny", help="preset name under configs/ or a YAML path (default: tiny)"

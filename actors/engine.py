@@ -113,7 +113,7 @@ class RolloutEngine:
         ``gpu_memory_utilization`` is the share of GPU memory (on CPU: of the NUMA node's RAM) the
         engine may fill with weights, activations and KV cache; the vLLM default 0.92 fails on CPU,
         and below ~0.08 even the tiny model does not fit on a 12 GiB node. On CPU,
-        ``kv_cache_memory_bytes`` sets the KV cache's size instead (cluster/kv_cache.py sizes it
+        ``kv_cache_memory_bytes`` sets the KV cache's size instead (cluster/roles/kv_cache.py sizes it
         from the run); GPUs ignore it. ``enforce_eager`` None
         means True on CPU and False (CUDA graphs) on GPU. Raises ``FileNotFoundError`` for a
         missing model directory and ``RuntimeError`` naming the model and the settings when vLLM

@@ -88,7 +88,7 @@ def train(model, prompts, completions, cfg, seed: int, pad_id: int) -> float:
 
 
 def evaluate(model, tokenizer, samples, prompts, max_new_tokens: int = 96) -> dict[str, float]:
-    """Greedy validation figures as the run's report defines them (cluster/evaluate.py): accuracy
+    """Greedy validation figures as the run's report defines them (cluster/eval/validation.py): accuracy
     on the prompts that need a call and on those that need none (both over the whole split), the
     call rate on call prompts and the unseen-values slice."""
     pad = tokenizer.pad_token_id

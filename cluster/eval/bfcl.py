@@ -32,7 +32,7 @@ LIVE_AST = ("live_simple", "live_multiple", "live_parallel", "live_parallel_mult
 NO_ANSWER = ("irrelevance", "live_irrelevance", "live_relevance")
 SINGLE_TURN = NON_LIVE_AST + ("irrelevance",) + LIVE_AST + ("live_irrelevance", "live_relevance")
 ALL_SINGLE_TURN = "all-single-turn"
-# Scored by executing the calls in BFCL's backends (envs.bfcl, cluster/multiturn_eval.py).
+# Scored by executing the calls in BFCL's backends (envs.bfcl, cluster/eval/multiturn.py).
 MULTI_TURN = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
 ALL_MULTI_TURN = "all-multi-turn"
 # In the package but not evaluated here, with the reason given to the user.
