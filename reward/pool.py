@@ -63,8 +63,9 @@ class RewardPool:
     ``score(items)`` takes dicts with keys ``text``, ``ground_truth``, ``functions`` and optional
     ``category`` and returns one float per item, in order. ``judge_groups(groups)`` takes one dict
     per prompt, its completions under ``texts``, and returns their verdicts (reward and call syntax)
-    group by group. ``chunk_size`` bounds the items (or groups) per remote call (default: the batch split evenly over the actors). Actors are named
-    ``f"{name_prefix}-{i}"`` when ``name_prefix`` is given. Needs ``ray.init`` done by the caller.
+    group by group. ``chunk_size`` bounds the items (or groups) per remote call (default: the
+    batch split evenly over the actors). Actors are named ``f"{name_prefix}-{i}"`` when
+    ``name_prefix`` is given. Needs ``ray.init`` done by the caller.
     The actors hold one placement group, a bundle each (a replacement takes its predecessor's);
     with ``node_id`` every bundle is on that node, otherwise they spread over the cluster.
     Raises :class:`RewardPoolError` when the cluster cannot place the actors within ``start_timeout_s``.

@@ -51,13 +51,14 @@ def rollout_split(prompts: list[Prompt], verdicts: list[list[Verdict]]) -> dict[
     and ``call_rate/train``, the share of completions on call-needing prompts written as a call
     list. Shows what RL is rewarding: right calls, or abstaining where no call is due. A side with
     no prompt is left out."""
-    per_completion = [(p, v) for p, group in zip(prompts, verdicts, strict=True) for v in group]
-    need = [v for p, v in per_completion if p.sample.ground_truth]
-    skip = [v.reward for p, v in per_completion if not p.sample.ground_truth]
+    per_prompt = [p for p, group in zip(prompts, verdicts, strict=True) for _ in group]
+    flat = [v for group in verdicts for v in group]
+    need = [v.reward for p, v in zip(per_prompt, flat, strict=True) if p.sample.ground_truth]
+    skip = [v.reward for p, v in zip(per_prompt, flat, strict=True) if not p.sample.ground_truth]
     out = {}
     if need:
-        out["reward/call_prompts"] = sum(v.reward for v in need) / len(need)
-        out["call_rate/train"] = sum(v.call_syntax for v in need) / len(need)
+        out["reward/call_prompts"] = sum(need) / len(need)
+        out["call_rate/train"] = call_rate(per_prompt, flat)
     if skip:
         out["reward/no_call_prompts"] = sum(skip) / len(skip)
     return out
