@@ -332,6 +332,21 @@ class AlgorithmConfig(Section):
         description="With dynamic sampling: at most this many rounds of replacement per step; groups "
         "still flat after them are trained on as they are. Default 2.",
     )
+    spread_filter_samples: int = Field(
+        0,
+        ge=0,
+        description="Before RL, sample each screened training prompt this many times with the starting "
+        "policy (rollout temperature), score them, and train only on the prompts it gets right some of "
+        "the time but not always: a group whose rewards are all equal teaches nothing. The verdicts are "
+        "kept in the run directory (spread_filter.json), so a resumed run trains on the same prompts. "
+        "0 = off. Default 0.",
+    )
+    spread_filter_prompts: int | None = Field(
+        None,
+        ge=1,
+        description="With the spread filter: screen this many training prompts (the first of a seeded "
+        "shuffle, data.shuffle_seed); None = all. Default None.",
+    )
     max_staleness: int = Field(
         0,
         ge=0,
@@ -344,6 +359,15 @@ class AlgorithmConfig(Section):
         gt=0,
         description="Cap of the truncated importance-sampling correction (async mode). Default 2.0.",
     )
+
+    @model_validator(mode="after")
+    def _spread_needs_two(self) -> AlgorithmConfig:
+        if self.spread_filter_samples == 1:
+            raise ValueError(
+                "algorithm.spread_filter_samples=1: expected 0 (off) or at least 2 (one sample cannot "
+                "be right some of the time and wrong the rest)"
+            )
+        return self
 
 
 class LoraConfig(Section):

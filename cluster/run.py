@@ -23,6 +23,7 @@ from cluster.pipeline import RolloutPipeline
 from cluster.roles.kv_cache import rollout_kv_cache
 from cluster.roles.memory_plan import host_memory, memory_plan
 from cluster.rundir import STATE_FILE, RunDir
+from cluster.spread_filter import spread_filter
 from cluster.step import rl_step, sample_and_score
 from common.tokenizer import load_tokenizer
 
@@ -109,6 +110,13 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         start_timeout_s=cfg.cluster.placement_timeout_s,
         node_id=node_id,
     )
+    try:
+        train_prompts = spread_filter(train_prompts, cfg, rollout, reward_pool, run.path)
+    except ValueError as exc:
+        for pool in (rollout, learners, reward_pool):
+            pool.shutdown()
+        print(f"launch.py: {exc}", file=sys.stderr)
+        return 2
     learners.wait_ready()
     weight_sync = WeightSync(learners, rollout, cfg.learner.backend, cfg.rollout.weight_sync_timeout_s)
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard, wandb_run)

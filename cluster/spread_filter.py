@@ -1,0 +1,116 @@
+"""Before RL: keep the training prompts the starting policy gets right some of the time, not always.
+
+A group whose completions all earn the same reward has zero advantage and teaches nothing. With the
+strict binary reward this is most groups once a warm start has solved the easy prompts (measured on
+SmolLM2 after its 120-step warm start: 50-100% of the sampled groups flat). Dynamic sampling
+replaces flat groups while training; this filter screens the prompts once, before the first step:
+each screened prompt is sampled ``algorithm.spread_filter_samples`` times by the starting policy at
+the rollout temperature, scored by the reward pool, and kept when its rewards differ.
+
+The verdict counts are written to the run directory (``spread_filter.json``) before training starts,
+so a resumed run trains on the same prompts without screening again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from cluster.config import RunConfig
+from cluster.data.feed import Prompt
+from cluster.observe.progress import phase, say
+
+RECORD_FILE = "spread_filter.json"
+CHUNK = 32  # prompts per generate call: progress and pool re-balancing at this grain
+_SEED_OFFSET = 7_919_000  # screening seeds stay clear of the steps' (rollout.seed + step)
+
+
+def spread_filter(
+    prompts: list[Prompt], cfg: RunConfig, rollout, reward_pool, run_path: Path
+) -> list[Prompt]:
+    """The training prompts to feed: all of them when the filter is off, else those with spread."""
+    alg = cfg.algorithm
+    if not alg.spread_filter_samples:
+        return prompts
+    path = run_path / RECORD_FILE
+    if path.exists():
+        record = json.loads(path.read_text())
+        say(f"Spread filter: read back from {path} ({_summary(record)})")
+    else:
+        screened = screening_order(prompts, cfg.data.shuffle_seed)[: alg.spread_filter_prompts]
+        passes = screen(screened, cfg, rollout, reward_pool)
+        record = {
+            "samples": alg.spread_filter_samples,
+            "temperature": cfg.rollout.temperature,
+            "passes": {p.sample.id: n for p, n in zip(screened, passes, strict=True)},
+            "categories": {p.sample.id: p.sample.category for p in screened},
+        }
+        _write(path, record)
+        say(f"Spread filter: {_summary(record)}; verdicts in {path}")
+    kept_ids = {i for i, n in record["passes"].items() if 0 < n < record["samples"]}
+    kept = [p for p in prompts if p.sample.id in kept_ids]
+    if not kept:
+        raise ValueError(
+            f"algorithm.spread_filter_samples={alg.spread_filter_samples}: no screened prompt has "
+            f"spread ({_summary(record)}); screen more prompts (algorithm.spread_filter_prompts), "
+            "sample more (algorithm.spread_filter_samples) or train without the filter"
+        )
+    return kept
+
+
+def screening_order(prompts: list[Prompt], seed: int) -> list[Prompt]:
+    """The prompts in a seeded order, so a prefix is a fair sample of the set."""
+    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed)).tolist()
+    return [prompts[i] for i in order]
+
+
+def screen(prompts: list[Prompt], cfg: RunConfig, rollout, reward_pool) -> list[int]:
+    """How many of ``algorithm.spread_filter_samples`` completions of each prompt earn reward 1."""
+    from cluster.roles.rollout_pool import Sampling
+
+    n = cfg.algorithm.spread_filter_samples
+    passes: list[int] = []
+    with phase("spread filter", total=len(prompts), unit="prompt") as bar:
+        for start in range(0, len(prompts), CHUNK):
+            chunk = prompts[start : start + CHUNK]
+            sampling = Sampling(
+                n, cfg.rollout.temperature, cfg.rollout.top_p, cfg.rollout.max_new_tokens,
+                seed=cfg.rollout.seed + _SEED_OFFSET + start,
+            )  # fmt: skip
+            groups = rollout.generate([p.ids for p in chunk], sampling)
+            texts = [[c["text"] for c in group] for group in groups]
+            verdicts = reward_pool.judge_groups(
+                [p.reward_group(t) for p, t in zip(chunk, texts, strict=True)]
+            )
+            passes += [sum(v.reward == 1.0 for v in group) for group in verdicts]
+            spread = sum(0 < k < n for k in passes)
+            bar.advance(len(chunk), f"{spread} of {len(passes)} with spread")
+    return passes
+
+
+def _summary(record: dict) -> str:
+    """'of 640 screened, 180 with spread (28%), 400 always right, 60 never; kept by category ...'"""
+    n, passes, categories = record["samples"], record["passes"], record["categories"]
+    total = len(passes)
+    spread = [i for i, k in passes.items() if 0 < k < n]
+    right = sum(k == n for k in passes.values())
+    kept = Counter(categories[i] for i in spread)
+    screened = Counter(categories.values())
+    per_category = ", ".join(f"{c} {kept[c]}/{screened[c]}" for c in sorted(screened))
+    return (
+        f"of {total} prompts screened ({n} samples each), {len(spread)} have spread "
+        f"({len(spread) / max(total, 1):.0%}), {right} always right, {total - len(spread) - right} never; "
+        f"kept by category: {per_category}"
+    )
+
+
+def _write(path: Path, record: dict) -> None:
+    """Atomically: a crash leaves no half-written record (the next start screens again)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)

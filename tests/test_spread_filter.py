@@ -1,0 +1,94 @@
+"""The spread filter keeps the prompts the starting policy gets right some of the time, records its
+verdicts in the run directory and reads them back on resume (fakes for the Ray roles, as in
+test_step.py; the strict reward is the real one)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cluster.config import load_config
+from cluster.spread_filter import RECORD_FILE, spread_filter
+from tests.test_step import FakeRewardPool, FakeRollout, _prompts
+
+
+class NeverRight(FakeRollout):
+    """Every completion of the (call) prompt ids in ``never`` answers in prose: always wrong."""
+
+    def __init__(self, prompts, split, never):
+        super().__init__(prompts, split)
+        self.never = never
+
+    def _group(self, prompt_id: int, size: int) -> list[dict]:
+        group = super()._group(prompt_id, size)
+        if prompt_id in self.never:
+            group = [dict(c, text="<think>t</think>I cannot help.") for c in group]
+        return group
+
+
+def _cfg(*overrides: str):
+    return load_config(overrides=["algorithm.spread_filter_samples=4", *overrides])
+
+
+def test_off_keeps_every_prompt_and_samples_nothing(tmp_path):
+    prompts = _prompts()
+    rollout = FakeRollout(prompts, split={0})
+    kept = spread_filter(prompts, load_config(), rollout, FakeRewardPool(), tmp_path)
+    assert kept == prompts and rollout.asked == []
+    assert not (tmp_path / RECORD_FILE).exists()
+
+
+def test_keeps_prompts_with_spread_on_both_sides(tmp_path, console):
+    prompts = _prompts()  # ids 0-3 need a call, 4-5 need none
+    rollout = NeverRight(prompts, split={1, 4}, never={2})
+    kept = spread_filter(prompts, _cfg(), rollout, FakeRewardPool(), tmp_path)
+    assert [p.ids[0] for p in kept] == [1, 4]
+    assert sorted(x for batch in rollout.asked for x in batch) == list(range(6))
+    record = json.loads((tmp_path / RECORD_FILE).read_text())
+    assert record["samples"] == 4
+    expected = {1: 2, 4: 2, 2: 0}
+    assert record["passes"] == {p.sample.id: expected.get(p.ids[0], 4) for p in prompts}
+    assert (
+        "of 6 prompts screened (4 samples each), 2 have spread (33%), 3 always right, 1 never"
+        in "\n".join(console())
+    )
+
+
+def test_a_resumed_run_reads_the_verdicts_back(tmp_path, console):
+    prompts = _prompts()
+    first = spread_filter(prompts, _cfg(), FakeRollout(prompts, split={2}), FakeRewardPool(), tmp_path)
+    again = FakeRollout(prompts, split={0, 1, 2, 3})  # would keep more, were it asked
+    second = spread_filter(prompts, _cfg(), again, FakeRewardPool(), tmp_path)
+    assert second == first and again.asked == []
+    assert "read back from" in "\n".join(console())
+
+
+def test_screens_a_seeded_prefix(tmp_path):
+    prompts = _prompts()
+    rollout = FakeRollout(prompts, split=set(range(6)))
+    kept = spread_filter(
+        prompts, _cfg("algorithm.spread_filter_prompts=3"), rollout, FakeRewardPool(), tmp_path
+    )
+    screened = [x for batch in rollout.asked for x in batch]
+    assert len(screened) == 3 and sorted(p.ids[0] for p in kept) == sorted(screened)
+    other = FakeRollout(prompts, split=set(range(6)))
+    spread_filter(
+        prompts,
+        _cfg("algorithm.spread_filter_prompts=3", "data.shuffle_seed=1"),
+        other,
+        FakeRewardPool(),
+        tmp_path / "other",
+    )
+    assert [x for batch in other.asked for x in batch] != screened  # another seed, another prefix
+
+
+def test_no_prompt_with_spread_is_a_clear_error(tmp_path):
+    prompts = _prompts()
+    with pytest.raises(ValueError, match="no screened prompt has spread.*spread_filter_prompts"):
+        spread_filter(prompts, _cfg(), FakeRollout(prompts, split=set()), FakeRewardPool(), tmp_path)
+
+
+def test_one_sample_cannot_show_spread():
+    with pytest.raises(Exception, match="spread_filter_samples=1: expected 0 .off. or at least 2"):
+        load_config(overrides=["algorithm.spread_filter_samples=1"])
