@@ -11,6 +11,7 @@ from cluster.config import RunConfig
 from cluster.data.feed import Prompt, PromptFeed
 from cluster.eval.sides import rollout_split
 from cluster.pipeline import RolloutPipeline
+from common.types import RolloutBatch
 from reward.score import Verdict
 
 
@@ -94,16 +95,14 @@ def rl_step(
             f"(algorithm.max_staleness={cfg.algorithm.max_staleness})"
         )
     prompts, completions = rollouts.prompts, [c for group in rollouts.groups for c in group]
-    G = cfg.rollout.group_size
-    batch = {
-        "prompt_ids": [p.ids for p in prompts for _ in range(G)],
-        "completion_ids": [c["token_ids"] for c in completions],
-        "rewards": rollouts.rewards,
-        "group_size": G,
-        "temperature": cfg.rollout.temperature,
-        "sampler_logprobs": [c["logprobs"] for c in completions],
-        "staleness": staleness,
-    }
+    batch = RolloutBatch(
+        prompt_ids=[p.ids for p in prompts],
+        completion_ids=[[c["token_ids"] for c in group] for group in rollouts.groups],
+        sampler_logprobs=[[c["logprobs"] for c in group] for group in rollouts.groups],
+        rewards=[[v.reward for v in group] for group in rollouts.verdicts],
+        temperature=cfg.rollout.temperature,
+        staleness=staleness,
+    )
     t = time.perf_counter()
     metrics = learners.train_step(batch)
     metrics["throughput/learner_tokens_per_s"] = metrics.pop("throughput/tokens_per_s", 0.0)
@@ -134,7 +133,7 @@ def rl_step(
 
     rewards = rollouts.rewards
     lengths = [len(c["token_ids"]) for c in completions]
-    tokens = sum(lengths) + sum(len(p) for p in batch["prompt_ids"])
+    tokens = sum(lengths) + batch.group_size * sum(len(p) for p in batch.prompt_ids)  # a prompt per row
     metrics.update(timings)
     metrics.update(rollouts.stats)
     metrics.update(rollout_split(prompts, rollouts.verdicts))

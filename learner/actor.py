@@ -26,6 +26,7 @@ import ray
 import torch
 import torch.distributed as dist
 
+from common.types import RolloutBatch
 from learner import batch as batching
 from learner import checkpoint as ckpt
 from learner import lora
@@ -184,17 +185,20 @@ class Learner:
         """Sum each named value over the ranks (one all-reduce; every rank builds the same names)."""
         return dict(zip(values, self._all_reduce([float(v) for v in values.values()]), strict=True))
 
-    def _micro_batches(self, prompts, completions, group_size: int = 1) -> list[tuple[list[int], Batch]]:
+    def _micro_batches(
+        self, prompts, completions, heads: list[list[int]] | None = None
+    ) -> list[tuple[list[int], Batch]]:
         """Length-sorted micro-batches, the same number on every rank (an empty one is a masked dummy).
 
-        With ``group_size`` G and group-major rows sharing their group's prompt (an RL batch), a
-        micro-batch holds whole groups (``micro_batch_size // G`` of them, at least one) and runs
-        each prompt once (:class:`learner.batch.GroupBatch`), unless ``share_prompt`` is off.
+        ``prompts`` and ``completions`` are the rows. With ``heads``, each group's prompt once (an RL
+        batch: rows group-major, ``len(completions) // len(heads)`` per group), a micro-batch holds
+        whole groups (``micro_batch_size // G`` of them, at least one) and runs each prompt once
+        (:class:`learner.batch.GroupBatch`), unless ``share_prompt`` is off.
         """
         # Hugging Face's checkpointing drops the KV cache the shared-prompt path runs on
         share = self.cfg.share_prompt and not self.cfg.gradient_checkpointing
-        heads = batching.grouped_prompts(prompts, group_size) if share else None
-        grouped = self._all_reduce([heads is not None], dist.ReduceOp.MIN)[0] == 1  # all ranks alike
+        grouped = heads is not None and share  # the same on every rank (settings and call alike)
+        group_size = len(completions) // len(heads) if grouped else 1  # rows per unit of the plan
         if not grouped:
             lengths = [len(p) + len(c) for p, c in zip(prompts, completions, strict=True)]
             per_micro = self.cfg.micro_batch_size
@@ -205,14 +209,13 @@ class Learner:
             ]
             per_micro = max(1, self.cfg.micro_batch_size // group_size)
         budget = self.cfg.max_tokens_per_micro_batch
-        rows_per_unit = group_size if grouped else 1
         if budget:
-            local = len(batching.plan_token_micro_batches(lengths, budget, rows_per_unit))
+            local = len(batching.plan_token_micro_batches(lengths, budget, group_size))
         else:
             local = math.ceil(len(lengths) / per_micro)
         num = int(self._all_reduce([local], dist.ReduceOp.MAX)[0])
         if budget:
-            plan = batching.plan_token_micro_batches(lengths, budget, rows_per_unit, num)
+            plan = batching.plan_token_micro_batches(lengths, budget, group_size, num)
         else:
             plan = batching.plan_micro_batches(lengths, per_micro, num)
         out = []
@@ -290,23 +293,24 @@ class Learner:
 
     # -- RL ---------------------------------------------------------------------------------------
 
-    def train_step(self, batch: dict) -> dict:
+    def train_step(self, batch: RolloutBatch) -> dict:
         """One EGPO step on this rank's whole groups: recompute -> update -> metrics of the global
         batch (all ranks)."""
-        prompts, completions = batch["prompt_ids"], batch["completion_ids"]
-        rewards, group_size = batch["rewards"], int(batch["group_size"])
-        sampler = batch.get("sampler_logprobs")
-        _check_rl_batch(prompts, completions, rewards, group_size, sampler)
+        if batch.group_size < 2:
+            raise ValueError(f"group_size must be >= 2 (Eq. 1 needs a group), got {batch.group_size}")
+        completions = batch.flat_completions()
         t0 = time.perf_counter()
         step = _Step(
-            micro=self._micro_batches(prompts, completions, group_size),
-            rewards=torch.tensor(rewards, dtype=torch.float32).view(-1, group_size),
-            temperature=float(batch.get("temperature", 1.0)),
-            sampler=sampler,
-            stale=int(batch.get("staleness", 0)) > 0,
+            micro=self._micro_batches(batch.flat_prompts(), completions, batch.prompt_ids),
+            rewards=torch.tensor(batch.rewards, dtype=torch.float32),  # [P, G]
+            temperature=float(batch.temperature),
+            sampler=batch.flat_sampler_logprobs(),
+            stale=batch.staleness > 0,
             single_pass=self.cfg.single_pass and self.cfg.ppo_epochs == 1,
             ref_is_policy=self.step == 0 and self.reference_is_source,
-            seq_tokens=sum(len(p) + len(c) for p, c in zip(prompts, completions, strict=True)),
+            # prompt + completion tokens of this rank's rows (a group's prompt counts for each row)
+            seq_tokens=batch.group_size * sum(len(p) for p in batch.prompt_ids)
+            + sum(len(c) for c in completions),
         )
         self._recompute(step)
         t1 = time.perf_counter()
@@ -655,22 +659,3 @@ class Learner:
     def _barrier(self) -> None:
         if self.world_size > 1:
             dist.barrier()
-
-
-def _check_rl_batch(prompts, completions, rewards, group_size: int, sampler) -> None:
-    n = len(prompts)
-    if group_size < 2:
-        raise ValueError(f"group_size must be >= 2 (Eq. 1 needs a group), got {group_size}")
-    if len(completions) != n or len(rewards) != n:
-        raise ValueError(
-            f"batch needs one completion and one reward per prompt row: {n} prompt_ids, "
-            f"{len(completions)} completion_ids, {len(rewards)} rewards"
-        )
-    if n == 0 or n % group_size:
-        raise ValueError(f"batch of {n} rollouts is not whole groups of {group_size} (group-major: p*G+g)")
-    if sampler is not None:
-        bad = [i for i, (s, c) in enumerate(zip(sampler, completions, strict=False)) if len(s) != len(c)]
-        if len(sampler) != n or bad:
-            raise ValueError(
-                f"sampler_logprobs must match completion_ids token for token; rows differing: {bad[:5]}"
-            )

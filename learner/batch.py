@@ -133,18 +133,6 @@ def _pad(rows: list[list[int]], value: int, min_width: int = 0) -> torch.Tensor:
     return out
 
 
-def grouped_prompts(prompts: list[list[int]], group_size: int) -> list[list[int]] | None:
-    """The distinct prompt of each group when ``prompts`` is group-major (every group of
-    ``group_size`` rows repeats one prompt); None otherwise."""
-    if group_size < 2 or len(prompts) % group_size:
-        return None
-    heads = prompts[::group_size]
-    for g, head in enumerate(heads):
-        if any(prompts[g * group_size + k] != head for k in range(1, group_size)):
-            return None
-    return heads
-
-
 def plan_micro_batches(
     lengths: list[int], micro_batch_size: int, num_micro: int | None = None
 ) -> list[list[int]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
+from common.types import RolloutBatch
 from common.weight_group import find_free_port
 
 CHAT_PROMPTS = [
@@ -55,18 +57,27 @@ def rl_batch(tokenizer):
     return build_rl_batch(tokenizer)
 
 
-def build_rl_batch(tokenizer) -> dict:
-    """Two groups of three: a call prompt and a currency prompt, group-major, with rewards."""
-    prompts = [tokenizer.encode(CHAT_PROMPTS[i // GROUP]) for i in range(len(COMPLETIONS))]
+def build_rl_batch(tokenizer) -> RolloutBatch:
+    """Two groups of three: a call prompt and a currency prompt, with rewards."""
     completions = [tokenizer.encode(c) for c in COMPLETIONS]
-    return {
-        "prompt_ids": prompts,
-        "completion_ids": completions,
-        "rewards": REWARDS,
-        "group_size": GROUP,
-        "temperature": 0.7,
-        "sampler_logprobs": None,
-    }
+    return RolloutBatch(
+        prompt_ids=[tokenizer.encode(p) for p in CHAT_PROMPTS],
+        completion_ids=grouped(completions),
+        sampler_logprobs=None,
+        rewards=grouped(REWARDS),
+        temperature=0.7,
+        staleness=0,
+    )
+
+
+def grouped(rows: list) -> list[list]:
+    """Group-major rows (row p * GROUP + g) as ``[P][GROUP]``."""
+    return [rows[i : i + GROUP] for i in range(0, len(rows), GROUP)]
+
+
+def with_sampler(batch: RolloutBatch, rows: list[list[float]], **changes) -> RolloutBatch:
+    """``batch`` with the sampler's log-probs ``rows`` (group-major, one row per completion)."""
+    return dataclasses.replace(batch, sampler_logprobs=grouped(rows), **changes)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +110,7 @@ def test_recomputed_logprobs_equal_an_independent_transformers_forward(
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
-    prompts, completions = rl_batch["prompt_ids"], rl_batch["completion_ids"]
+    prompts, completions = rl_batch.flat_prompts(), rl_batch.flat_completions()
     for temperature in (1.0, 0.7):
         got = ray_cluster.get(fresh_learner.compute_logprobs.remote(prompts, completions, temperature))
         for p, c, row in zip(prompts, completions, got, strict=True):
@@ -124,27 +135,28 @@ def test_export_weights_round_trips_to_the_hf_state_dict(ray_cluster, fresh_lear
 
 
 def test_bad_batches_are_rejected_with_a_clear_message(ray_cluster, fresh_learner, rl_batch):
-    bad = dict(rl_batch, rewards=rl_batch["rewards"][:-1])
-    with pytest.raises(Exception, match="one reward per prompt row"):
-        ray_cluster.get(fresh_learner.train_step.remote(bad))
-    bad = dict(rl_batch, group_size=4)
-    with pytest.raises(Exception, match="not whole groups of 4"):
-        ray_cluster.get(fresh_learner.train_step.remote(bad))
+    with pytest.raises(ValueError, match="one reward per completion"):  # shapes: when the batch is built
+        dataclasses.replace(rl_batch, rewards=[r[:-1] for r in rl_batch.rewards])
+    single = dataclasses.replace(
+        rl_batch,
+        completion_ids=[g[:1] for g in rl_batch.completion_ids],
+        rewards=[r[:1] for r in rl_batch.rewards],
+    )
+    with pytest.raises(Exception, match="group_size must be >= 2"):  # the algorithm's own: in the learner
+        ray_cluster.get(fresh_learner.train_step.remote(single))
 
 
 def completion_logprob_sums(ray_cluster, actor, batch):
-    rows = ray_cluster.get(actor.compute_logprobs.remote(batch["prompt_ids"], batch["completion_ids"], 0.7))
+    rows = ray_cluster.get(actor.compute_logprobs.remote(batch.flat_prompts(), batch.flat_completions(), 0.7))
     return torch.tensor([sum(r) for r in rows])
 
 
 def test_updates_raise_the_logprob_of_rewarded_completions(ray_cluster, trainer, rl_batch):
     before = completion_logprob_sums(ray_cluster, trainer, rl_batch)
     sampler = ray_cluster.get(
-        trainer.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+        trainer.compute_logprobs.remote(rl_batch.flat_prompts(), rl_batch.flat_completions(), 0.7)
     )
-    metrics = [
-        ray_cluster.get(trainer.train_step.remote(dict(rl_batch, sampler_logprobs=sampler))) for _ in range(4)
-    ]
+    metrics = [ray_cluster.get(trainer.train_step.remote(with_sampler(rl_batch, sampler))) for _ in range(4)]
     after = completion_logprob_sums(ray_cluster, trainer, rl_batch)
     change = after - before
     rewarded = torch.tensor(REWARDS) == 1.0
@@ -163,12 +175,12 @@ def test_updates_raise_the_logprob_of_rewarded_completions(ray_cluster, trainer,
     assert first["logprob_diff/sampler_vs_learner"] < 1e-5  # same weights as the "sampler" here
     assert last["logprob_diff/sampler_vs_learner"] > 1e-3  # the policy moved away from the sampler
     assert first["adv/bonus_mean"] > 0  # rollouts with a think block earn an entropy bonus
-    assert first["tokens"] == sum(len(c) for c in rl_batch["completion_ids"])
+    assert first["tokens"] == sum(len(c) for c in rl_batch.flat_completions())
     assert last["kl"] > 0 and first["grad_norm"] > 0
 
 
 def test_zero_variance_groups_and_reset_reference(ray_cluster, trainer, rl_batch):
-    flat = dict(rl_batch, rewards=[1.0] * 6)
+    flat = dataclasses.replace(rl_batch, rewards=[[1.0] * GROUP] * 2)
     m = ray_cluster.get(trainer.train_step.remote(flat))
     assert m["frac_zero_std_groups"] == 1.0 and m["adv/mean"] == 0.0 and m["adv/bonus_mean"] == 0.0
     assert m["pg_loss"] == 0.0 and m["kl"] > 0  # earlier tests moved the policy away from the reference
@@ -180,8 +192,8 @@ def test_zero_variance_groups_and_reset_reference(ray_cluster, trainer, rl_batch
 
 def test_sft_steps_lower_the_completion_cross_entropy(ray_cluster, trainer, rl_batch, tmp_path):
     batch = {
-        "prompt_ids": rl_batch["prompt_ids"][:3],
-        "completion_ids": rl_batch["completion_ids"][:3],
+        "prompt_ids": rl_batch.flat_prompts()[:3],
+        "completion_ids": rl_batch.flat_completions()[:3],
         "lr": 3e-3,
     }
     losses = [ray_cluster.get(trainer.sft_step.remote(batch))["loss"] for _ in range(4)]
@@ -244,12 +256,12 @@ def test_zero_stage_1_ppo_epochs_and_truncated_importance_weights(ray_cluster, t
     (actor,) = make_learners(tiny_model_dir, zero_stage=1, lr=1e-9, ppo_epochs=2, is_cap=2.0, kl_coef=0.0)
     try:
         lp = ray_cluster.get(
-            actor.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+            actor.compute_logprobs.remote(rl_batch.flat_prompts(), rl_batch.flat_completions(), 0.7)
         )
 
         def step(shift, staleness):
             sampler = [[x + shift for x in row] for row in lp]
-            batch = dict(rl_batch, sampler_logprobs=sampler, staleness=staleness)
+            batch = with_sampler(rl_batch, sampler, staleness=staleness)
             return ray_cluster.get(actor.train_step.remote(batch))
 
         plain = step(0.0, 0)
@@ -310,12 +322,15 @@ def test_the_learners_shortcuts_change_no_number(ray_cluster, tiny_model_dir, rl
     try:
         learners = [make_learners(tiny_model_dir, lr=1e-2, kl_coef=0.1, **s)[0] for s in (fast, plain)]
         sampler = ray_cluster.get(
-            learners[0].compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+            learners[0].compute_logprobs.remote(rl_batch.flat_prompts(), rl_batch.flat_completions(), 0.7)
         )
-        batch = dict(rl_batch, temperature=0.7, sampler_logprobs=[[x - 0.1 for x in row] for row in sampler])
+        batch = with_sampler(rl_batch, [[x - 0.1 for x in row] for row in sampler], temperature=0.7)
         for staleness in (0, 1):  # the second step also applies the importance weights (async mode)
             a, b = ray_cluster.get(
-                [learner.train_step.remote(dict(batch, staleness=staleness)) for learner in learners]
+                [
+                    learner.train_step.remote(dataclasses.replace(batch, staleness=staleness))
+                    for learner in learners
+                ]
             )
             keys = ["loss", "pg_loss", "kl", "grad_norm", "entropy/cot", "entropy/token", "adv/mean"]
             keys += ["adv/bonus_mean", "logprob_diff/sampler_vs_learner"]
@@ -326,7 +341,7 @@ def test_the_learners_shortcuts_change_no_number(ray_cluster, tiny_model_dir, rl
         assert a["kl"] > 0
         after = ray_cluster.get(
             [
-                learner.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"])
+                learner.compute_logprobs.remote(rl_batch.flat_prompts(), rl_batch.flat_completions())
                 for learner in learners
             ]
         )

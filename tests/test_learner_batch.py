@@ -10,7 +10,6 @@ import torch
 from learner.batch import (
     collate,
     collate_groups,
-    grouped_prompts,
     pad_values,
     plan_micro_batches,
     plan_token_micro_batches,
@@ -113,13 +112,6 @@ def test_group_batches_hold_each_prompt_once():
     assert mb.num_tokens == 4 + 6 and mb.num_slots == 6 + 12
     with pytest.raises(ValueError, match="2 completions for each of 2 prompts"):
         collate_groups([[1], [2]], [[3]], group_size=2)
-
-
-def test_grouped_prompts_recognises_group_major_batches_only():
-    assert grouped_prompts([[1, 2], [1, 2], [3], [3]], 2) == [[1, 2], [3]]
-    assert grouped_prompts([[1, 2], [3], [3], [1, 2]], 2) is None  # not group-major
-    assert grouped_prompts([[1], [1], [1]], 2) is None  # not whole groups
-    assert grouped_prompts([[1], [2]], 1) is None
 
 
 def test_a_shared_prompt_gives_the_same_logits_and_gradients_as_full_sequences(tiny_model_dir):

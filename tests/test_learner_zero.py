@@ -9,17 +9,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.test_learner_actor import GROUP, make_learners
+from tests.test_learner_actor import build_rl_batch, make_learners
 
 pytestmark = pytest.mark.slow
 
 SETTINGS = {"lr": 1e-3, "kl_coef": 0.01, "grad_clip": 100.0}
-
-
-def split(batch: dict, rank: int, world: int) -> dict:
-    n = len(batch["rewards"]) // world
-    part = {k: batch[k][rank * n : (rank + 1) * n] for k in ("prompt_ids", "completion_ids", "rewards")}
-    return dict(batch, **part)
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +32,8 @@ def single_run(ray_cluster, tiny_model_dir, rl_batch_zero):
 @pytest.fixture(scope="module")
 def rl_batch_zero(tiny_model_dir):
     from common.tokenizer import load_tokenizer
-    from tests.test_learner_actor import CHAT_PROMPTS, COMPLETIONS, REWARDS
 
-    tok = load_tokenizer(tiny_model_dir)
-    return {
-        "prompt_ids": [tok.encode(CHAT_PROMPTS[i // GROUP]) for i in range(len(COMPLETIONS))],
-        "completion_ids": [tok.encode(c) for c in COMPLETIONS],
-        "rewards": REWARDS,
-        "group_size": GROUP,
-        "temperature": 0.7,
-        "sampler_logprobs": None,
-    }
+    return build_rl_batch(load_tokenizer(tiny_model_dir))
 
 
 @pytest.mark.parametrize("stage", [2, 3])
@@ -62,7 +47,7 @@ def test_two_learners_match_one(ray_cluster, tiny_model_dir, rl_batch_zero, sing
     try:
         for step in range(2):
             results = ray_cluster.get(
-                [a.train_step.remote(split(rl_batch_zero, r, 2)) for r, a in enumerate(actors)]
+                [a.train_step.remote(s) for a, s in zip(actors, rl_batch_zero.shard(2), strict=True)]
             )
             for m in results:  # every rank reports the global batch's metrics
                 for key in ("loss", "pg_loss", "kl", "grad_norm", "tokens", "entropy/cot", "adv/mean"):

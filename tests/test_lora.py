@@ -104,7 +104,7 @@ def _resumes_to(ray_cluster, model_dir, ckpt, step: int, rl_batch, want) -> None
     (again,) = make_learners(model_dir, **LORA)
     assert ray_cluster.get(again.load_checkpoint.remote(str(ckpt))) == step
     got = ray_cluster.get(
-        again.compute_logprobs.remote(rl_batch["prompt_ids"], rl_batch["completion_ids"], 0.7)
+        again.compute_logprobs.remote(rl_batch.flat_prompts(), rl_batch.flat_completions(), 0.7)
     )
     torch.testing.assert_close(torch.tensor(got[0]), torch.tensor(want[0]), atol=1e-6, rtol=0)
     ray_cluster.kill(again)
@@ -117,7 +117,7 @@ def test_lora_learner_trains_adapters_and_keeps_the_base_as_reference(
 
     (actor,) = make_learners(tiny_model_dir, **LORA)
     source = _load(tiny_model_dir).state_dict()
-    prompts, completions = rl_batch["prompt_ids"], rl_batch["completion_ids"]
+    prompts, completions = rl_batch.flat_prompts(), rl_batch.flat_completions()
     before = ray_cluster.get(actor.compute_logprobs.remote(prompts, completions, 0.7))
     first = ray_cluster.get(actor.train_step.remote(rl_batch))
     assert first["kl"] == pytest.approx(0.0, abs=1e-9)  # B = 0: the policy is its reference
@@ -145,7 +145,7 @@ def test_lora_learner_trains_adapters_and_keeps_the_base_as_reference(
 
 def test_adapter_only_checkpoints_and_the_merged_reference(ray_cluster, tiny_model_dir, rl_batch, tmp_path):
     (actor,) = make_learners(tiny_model_dir, **LORA, lora_save_merged=False)
-    prompts, completions = rl_batch["prompt_ids"], rl_batch["completion_ids"]
+    prompts, completions = rl_batch.flat_prompts(), rl_batch.flat_completions()
     ray_cluster.get(actor.sft_step.remote({"prompt_ids": prompts, "completion_ids": completions}))
     ray_cluster.get(actor.reset_reference.remote())  # after a warm start: merged into the base
     ray_cluster.get(actor.reset_optimizer.remote())

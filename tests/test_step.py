@@ -12,6 +12,7 @@ from cluster.data import load_samples
 from cluster.data.feed import Prompt, PromptFeed
 from cluster.pipeline import RolloutPipeline
 from cluster.step import rl_step, sample_and_score
+from common.types import RolloutBatch
 from reward import gold_to_calls, render_calls
 from reward.score import judge
 
@@ -78,9 +79,9 @@ class FakeLearners:
     world_size = 1
 
     def __init__(self):
-        self.batches: list[dict] = []
+        self.batches: list[RolloutBatch] = []
 
-    def train_step(self, batch: dict) -> dict[str, float]:
+    def train_step(self, batch: RolloutBatch) -> dict[str, float]:
         self.batches.append(batch)
         return {"loss": 0.5, "throughput/tokens_per_s": 10.0}
 
@@ -126,13 +127,16 @@ def test_dynamic_sampling_replaces_flat_groups_with_fresh_prompts():
         flat_positions = [i for i in flat_positions if expected[i] not in rollout.split]
     assert metrics["dynamic_sampling/replaced_groups"] == sum(len(asked) for asked in rollout.asked[1:])
     batch = learners.batches[0]
-    assert batch["group_size"] == G and len(batch["rewards"]) == 3 * G == len(batch["completion_ids"])
-    assert [batch["prompt_ids"][i][0] for i in range(0, 3 * G, G)] == expected
+    assert (batch.num_groups, batch.group_size) == (3, G)
+    assert [p[0] for p in batch.prompt_ids] == expected
     assert expected[1:] != [p.ids[0] for p in first[1:]]  # this seed's draw does replace them
-    assert all(batch["prompt_ids"][i] == batch["prompt_ids"][i - i % G] for i in range(3 * G))
+    assert batch.temperature == cfg.rollout.temperature and batch.staleness == 0
     for position, prompt_id in enumerate(expected):  # each group's rewards are its prompt's own
-        rewards = batch["rewards"][position * G : (position + 1) * G]
+        rewards = batch.rewards[position]
         assert (len(set(rewards)) > 1) == (prompt_id in rollout.split)
+        # the group's completions and the sampler's log-probs of their tokens, as the rollout gave them
+        assert [len(c) for c in batch.completion_ids[position]] == [k + 2 for k in range(G)]
+        assert batch.sampler_logprobs[position] == [[-0.5] * (k + 2) for k in range(G)]
 
 
 def test_without_dynamic_sampling_flat_groups_are_trained_as_they_are():
@@ -141,7 +145,7 @@ def test_without_dynamic_sampling_flat_groups_are_trained_as_they_are():
     metrics, learners = _step(cfg, rollout)
     assert len(rollout.asked) == 1 and metrics["frac_zero_std_groups_sampled"] == 1.0
     assert "dynamic_sampling/replaced_groups" not in metrics
-    assert learners.batches[0]["rewards"] == [1.0] * (3 * G)  # the script answers every prompt right
+    assert learners.batches[0].rewards == [[1.0] * G] * 3  # the script answers every prompt right
 
 
 def test_the_staleness_guard_refuses_rollouts_older_than_max_staleness():

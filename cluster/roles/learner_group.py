@@ -15,6 +15,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from cluster.config import RunConfig
 from cluster.roles.ray_setup import actor_options
 from common.placement import bundle, node_of, reserve, wait_placed
+from common.types import RolloutBatch
 from common.weight_group import find_free_port
 from learner.settings import LearnerSettings
 
@@ -100,24 +101,10 @@ class LearnerGroup:
     def world_size(self) -> int:
         return len(self.learners)
 
-    def _shard(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
-        """Split a group-major batch into whole-group shards, one per rank."""
-        world = self.world_size
-        if world == 1:
-            return [batch]
-        g = batch["group_size"]
-        num_groups = len(batch["rewards"]) // g
-        per_rank = num_groups // world
-        shards = []
-        for rank in range(world):
-            lo, hi = rank * per_rank * g, (rank + 1) * per_rank * g
-            shard = {k: (v[lo:hi] if isinstance(v, list) else v) for k, v in batch.items()}
-            shards.append(shard)
-        return shards
-
-    def train_step(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """One EGPO update; every rank all-reduces its sums, so rank 0's metrics cover the batch."""
-        shards = self._shard(batch)
+    def train_step(self, batch: RolloutBatch) -> dict[str, Any]:
+        """One EGPO update, each rank on its whole groups (:meth:`RolloutBatch.shard`); every rank
+        all-reduces its sums, so rank 0's metrics cover the batch."""
+        shards = batch.shard(self.world_size)
         return ray.get([lr.train_step.remote(s) for lr, s in zip(self.learners, shards, strict=True)])[0]
 
     def sft_step(self, batch: dict[str, Any]) -> dict[str, Any]:
