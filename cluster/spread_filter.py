@@ -8,7 +8,9 @@ each screened prompt is sampled ``algorithm.spread_filter_samples`` times by the
 the rollout temperature, scored by the reward pool, and kept when its rewards differ.
 
 The verdict counts are written to the run directory (``spread_filter.json``) before training starts,
-so a resumed run trains on the same prompts without screening again.
+so a resumed run trains on the same prompts without screening again. While screening, each chunk's
+counts are appended to ``spread_filter.partial.jsonl``: a run stopped mid-screening goes on from the
+last chunk done.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cluster.data.feed import Prompt
 from cluster.observe.progress import phase, say
 
 RECORD_FILE = "spread_filter.json"
+PARTIAL_FILE = "spread_filter.partial.jsonl"
 CHUNK = 32  # prompts per generate call: progress and pool re-balancing at this grain
 _SEED_OFFSET = 7_919_000  # screening seeds stay clear of the steps' (rollout.seed + step)
 
@@ -42,7 +45,7 @@ def spread_filter(
         say(f"Spread filter: read back from {path} ({_summary(record)})")
     else:
         screened = screening_order(prompts, cfg.data.shuffle_seed)[: alg.spread_filter_prompts]
-        passes = screen(screened, cfg, rollout, reward_pool)
+        passes = screen(screened, cfg, rollout, reward_pool, run_path / PARTIAL_FILE)
         record = {
             "samples": alg.spread_filter_samples,
             "temperature": cfg.rollout.temperature,
@@ -50,6 +53,7 @@ def spread_filter(
             "categories": {p.sample.id: p.sample.category for p in screened},
         }
         _write(path, record)
+        (run_path / PARTIAL_FILE).unlink(missing_ok=True)
         say(f"Spread filter: {_summary(record)}; verdicts in {path}")
     kept_ids = {i for i, n in record["passes"].items() if 0 < n < record["samples"]}
     kept = [p for p in prompts if p.sample.id in kept_ids]
@@ -68,14 +72,21 @@ def screening_order(prompts: list[Prompt], seed: int) -> list[Prompt]:
     return [prompts[i] for i in order]
 
 
-def screen(prompts: list[Prompt], cfg: RunConfig, rollout, reward_pool) -> list[int]:
-    """How many of ``algorithm.spread_filter_samples`` completions of each prompt earn reward 1."""
+def screen(
+    prompts: list[Prompt], cfg: RunConfig, rollout, reward_pool, partial: Path | None = None
+) -> list[int]:
+    """How many of ``algorithm.spread_filter_samples`` completions of each prompt earn reward 1.
+
+    ``partial``: a JSONL file of the chunks already screened (``{"ids", "passes"}`` a line), read
+    first and appended to after each chunk."""
     from cluster.roles.rollout_pool import Sampling
 
     n = cfg.algorithm.spread_filter_samples
-    passes: list[int] = []
+    passes = _done(partial, prompts)
     with phase("spread filter", total=len(prompts), unit="prompt") as bar:
-        for start in range(0, len(prompts), CHUNK):
+        if passes:
+            bar.advance(len(passes), f"{len(passes)} read back from {partial}")
+        for start in range(len(passes), len(prompts), CHUNK):
             chunk = prompts[start : start + CHUNK]
             sampling = Sampling(
                 n, cfg.rollout.temperature, cfg.rollout.top_p, cfg.rollout.max_new_tokens,
@@ -86,9 +97,35 @@ def screen(prompts: list[Prompt], cfg: RunConfig, rollout, reward_pool) -> list[
             verdicts = reward_pool.judge_groups(
                 [p.reward_group(t) for p, t in zip(chunk, texts, strict=True)]
             )
-            passes += [sum(v.reward == 1.0 for v in group) for group in verdicts]
+            counts = [sum(v.reward == 1.0 for v in group) for group in verdicts]
+            if partial is not None:
+                partial.parent.mkdir(parents=True, exist_ok=True)
+                with partial.open("a") as f:
+                    f.write(json.dumps({"ids": [p.sample.id for p in chunk], "passes": counts}) + "\n")
+            passes += counts
             spread = sum(0 < k < n for k in passes)
             bar.advance(len(chunk), f"{spread} of {len(passes)} with spread")
+    return passes
+
+
+def _done(partial: Path | None, prompts: list[Prompt]) -> list[int]:
+    """The counts of the chunks a stopped screening finished: whole chunks that match the prompts'
+    order (a torn last line, or another order, and what follows it, is screened again)."""
+    if partial is None or not partial.exists():
+        return []
+    passes: list[int] = []
+    good: list[str] = []
+    for line in partial.read_text().splitlines():
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            break
+        ids = [p.sample.id for p in prompts[len(passes) : len(passes) + len(chunk["ids"])]]
+        if ids != chunk["ids"] or len(chunk["passes"]) != len(ids):
+            break
+        passes += chunk["passes"]
+        good.append(line)
+    _write_text(partial, "".join(f"{line}\n" for line in good))  # later chunks append after these
     return passes
 
 
@@ -110,7 +147,11 @@ def _summary(record: dict) -> str:
 
 def _write(path: Path, record: dict) -> None:
     """Atomically: a crash leaves no half-written record (the next start screens again)."""
+    _write_text(path, json.dumps(record, indent=1))
+
+
+def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
     os.replace(tmp, path)

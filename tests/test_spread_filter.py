@@ -8,8 +8,9 @@ import json
 
 import pytest
 
+from cluster import spread_filter as spread_module
 from cluster.config import load_config
-from cluster.spread_filter import RECORD_FILE, spread_filter
+from cluster.spread_filter import PARTIAL_FILE, RECORD_FILE, screening_order, spread_filter
 from tests.test_step import FakeRewardPool, FakeRollout, _prompts
 
 
@@ -92,3 +93,20 @@ def test_no_prompt_with_spread_is_a_clear_error(tmp_path):
 def test_one_sample_cannot_show_spread():
     with pytest.raises(Exception, match="spread_filter_samples=1: expected 0 .off. or at least 2"):
         load_config(overrides=["algorithm.spread_filter_samples=1"])
+
+
+def test_a_stopped_screening_goes_on_from_its_last_chunk(tmp_path, monkeypatch):
+    monkeypatch.setattr(spread_module, "CHUNK", 2)
+    prompts = _prompts()
+    first_two = screening_order(prompts, 0)[:2]
+    lines = [
+        json.dumps({"ids": [p.sample.id for p in first_two], "passes": [1, 3]}),
+        '{"ids": ["torn',  # the line being written when the run stopped
+    ]
+    (tmp_path / PARTIAL_FILE).write_text("\n".join(lines))
+    rollout = FakeRollout(prompts, split=set())  # every prompt it is asked is always right
+    kept = spread_filter(prompts, _cfg(), rollout, FakeRewardPool(), tmp_path)
+    asked = [x for batch in rollout.asked for x in batch]
+    assert sorted(asked) == sorted(p.ids[0] for p in prompts if p not in first_two)
+    assert kept == [p for p in prompts if p in first_two]  # spread only in the chunk read back
+    assert not (tmp_path / PARTIAL_FILE).exists()  # the record replaces it
