@@ -1,4 +1,4 @@
-"""The learner's settings: the config fields it needs, under the same names as ``cluster/config.py``.
+"""The learner's settings: the config fields it needs, under the same names as ``cluster/config/``.
 
 The learner does not import the config (dependency direction, architecture.md); the driver passes
 these as keyword arguments, and unknown names are rejected so a typo cannot pass silently.
