@@ -8,7 +8,7 @@ The tied-embedding trap: with tied input/output embeddings the weights sent (a m
 ``named_parameters()``, or its checkpoint) have no ``lm_head.weight``, so ``reload_weights`` refreshes
 the embedding table but never re-processes the output layer. On CPU that layer multiplies with a
 packed copy of the *old* table made when the engine started (log-prob error 0.83 after one update,
-tests/test_rollout_worker.py). :func:`retie_output_layer` re-ties the output layer to the
+tests/actors/test_rollout_worker.py). :func:`retie_output_layer` re-ties the output layer to the
 reloaded table and re-runs its post-load processing, which rebuilds the packed copy.
 """
 

@@ -32,11 +32,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from conformance import bfcl_oracle  # noqa: E402
+from conformance.mutations import call_mutations  # noqa: E402
 from reward import render_calls, score  # noqa: E402
 from reward.checker import clear_string_cache  # noqa: E402
 from reward.grammar import MAX_COMPLETION_CHARS, clear_parse_cache, split_think  # noqa: E402
-from tests import bfcl_oracle  # noqa: E402
-from tests.test_reward_conformance import call_mutations  # noqa: E402
 
 RESULT_PATH = REPO_ROOT / "benchmarks" / "results" / "reward_throughput.json"
 PROSE = "None of the given functions can answer this; the question lacks what they need."

@@ -1,4 +1,5 @@
-"""BFCL's own checker and decoder as a test oracle (``bfcl-eval`` installed with ``--no-deps``).
+"""BFCL's own checker and decoder as an oracle for the tests and the benchmarks (``bfcl-eval``
+installed with ``--no-deps``).
 
 Importing ``bfcl_eval``'s checker normally loads every model handler through
 ``bfcl_eval.constants.model_config``; its decoder module imports tree-sitter parsers and

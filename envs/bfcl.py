@@ -11,7 +11,7 @@ Differences from BFCL's own executor (``multi_turn_utils.execute_multi_turn_func
   same entry never share state, and a finished one leaves nothing behind;
 - ``reset`` restores the two numeric globals the math backend changes (``mpmath.mp.dps``, the
   ``decimal`` precision), so one trajectory's precision does not leak into the next.
-The observations and states are otherwise BFCL's, call for call: ``tests/test_envs_bfcl.py``
+The observations and states are otherwise BFCL's, call for call: ``tests/envs/test_envs_bfcl.py``
 replays every ground-truth entry through both executors.
 """
 

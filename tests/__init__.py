@@ -1,0 +1,1 @@
+"""The test suite: one folder per package it tests, whole runs in e2e/, shared helpers in support/."""

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+pytest.register_assert_rewrite("tests.support")  # before the helpers are first imported
+
+from tests.support.runs import REPO_ROOT  # noqa: E402
 
 # Local test clusters only (bound to 127.0.0.1); real clusters keep Ray's token auth on.
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -15,47 +17,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(REPO_ROOT / ".cache" / "torch_extensions"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-# Settings for a whole training run of a few seconds a step on 2 cores (subprocess tests add
-# train.steps and their own runs_dir): a 0.2M model (hidden 64) on the first 2,000 training
-# samples, 4 prompts x G=4, short completions, a tiny warm start.
-SMALL_RUN = [
-    "model.tiny_hidden_size=64",
-    "model.tiny_num_heads=2",
-    "model.tiny_num_kv_heads=1",
-    "data.train_limit=2000",
-    "rollout.threads=1",  # one thread per role, as on Ray's defaults: some tests run async mode
-    "learner.threads=1",
-    "train.prompts_per_step=4",
-    "rollout.group_size=4",
-    "rollout.max_new_tokens=24",
-    "learner.micro_batch_size=8",
-    "model.warm_start_sft_steps=2",
-    "train.eval_limit=8",
-    "train.checkpoint_every=1",
-    "cluster.num_cpus=2",
-]
-
-
-def kill_actor(actor, no_restart: bool = True, timeout_s: float = 60.0) -> None:
-    """``ray.kill`` the actor, then wait until it is really gone: ``ray.kill`` is asynchronous, and a
-    test that uses the pool right away could otherwise race the kill."""
-    import time
-
-    import ray
-
-    ray.kill(actor, no_restart=no_restart)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            ray.get(actor.__ray_call__.remote(lambda _self: None), timeout=10)
-        except ray.exceptions.RayActorError:
-            return
-        except ray.exceptions.GetTimeoutError:
-            continue
-        time.sleep(0.05)
-    raise AssertionError(f"actor {actor} still answers {timeout_s:.0f} s after ray.kill")
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ names, the v3 and v4 score aggregates, and (lazily, for ``--cross-check``) its o
 
 The package is only located, never imported, to read its data: importing it loads every model
 handler and creates folders under ``BFCL_PROJECT_ROOT`` (bfcl-checker.md). The checker is loaded
-on demand with small stand-in modules for the parts it does not need, as ``tests/bfcl_oracle.py``
-does.
+on demand with small stand-in modules for the parts it does not need; the conformance oracle
+(``conformance/bfcl_oracle.py``) loads it the same way, through ``bfcl_checker``.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 # split's " Havana" vs "'Havana" (a space or quote glued to the word). A function or parameter name
 # the BPE has merged is one token ("get_visa_rules", not five), in the tool list and in the call, and
 # so is a number; a rare one falls back to pieces. Load it with common.tokenizer.load_tokenizer:
-# AutoTokenizer swaps in Qwen2's pre-tokenizer for a qwen2 directory (tests/test_tiny_model.py).
+# AutoTokenizer swaps in Qwen2's pre-tokenizer for a qwen2 directory (tests/cluster/test_tiny_model.py).
 WORD_SPLIT = r"[\p{L}_]+|\p{N}+| ?[^\s\p{L}\p{N}_]+|[^\S\r\n]+|[\r\n]+"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TAG_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>"]

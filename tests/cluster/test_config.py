@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cluster.config import CONFIGS_DIR, ConfigError, RunConfig, load_config, save_config
-from tests.conftest import REPO_ROOT
+from tests.support.runs import REPO_ROOT
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml")))

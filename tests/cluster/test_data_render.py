@@ -17,7 +17,7 @@ from cluster.data import (
 )
 from cluster.models.tiny import build_tokenizer
 from reward import render_system_prompt, score
-from tests.conftest import REPO_ROOT
+from tests.support.runs import REPO_ROOT
 
 DATA_DIR = REPO_ROOT / "data"
 

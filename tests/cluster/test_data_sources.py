@@ -15,8 +15,7 @@ from cluster.data import load_samples
 from cluster.data.feed import load_splits
 from cluster.data.loaders import DataSourceError
 from cluster.data.validate import DataError
-from tests.conftest import REPO_ROOT
-from tests.test_data_loaders import (
+from tests.support.records import (
     BFCL_IRRELEVANCE,
     BFCL_LIVE,
     BFCL_LIVE_ANSWER,
@@ -24,6 +23,7 @@ from tests.test_data_loaders import (
     BFCL_SIMPLE_ANSWER,
     XLAM_RECORD,
 )
+from tests.support.runs import REPO_ROOT
 
 datasets = pytest.importorskip("datasets")
 

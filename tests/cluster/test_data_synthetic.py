@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,9 @@ from cluster.synthetic.generate import (
 )
 from cluster.synthetic.pools import is_held_out
 from reward import score
+from tests.support.runs import REPO_ROOT
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = REPO_ROOT / "data"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.support.runs import REPO_ROOT
 
 PROMPTS = [[7 + i, 19, 31 + i, 43] for i in range(6)]
 

@@ -15,8 +15,8 @@ from cluster.eval.bfcl import BfclError, CategoryScore, aggregates, parse_catego
 from cluster.eval.command import _category_summary
 from cluster.eval.report import comparison, comparison_table, summary_table
 from cluster.eval.verdicts import Judged, answers_with_call, cross_check, judge
+from conformance import bfcl_oracle
 from reward import gold_to_calls, render_calls
-from tests import bfcl_oracle
 
 needs_bfcl = pytest.mark.skipif(not bfcl_oracle.available(), reason="bfcl-eval is not installed")
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import launch
-from tests import bfcl_oracle
+from conformance import bfcl_oracle
 
 pytestmark = pytest.mark.skipif(not bfcl_oracle.available(), reason="bfcl-eval is not installed")
 

@@ -10,8 +10,8 @@ import pytest
 import launch
 from cluster.eval.multiturn import MultiTurnRunner
 from common.tokenizer import load_tokenizer
+from conformance import bfcl_oracle
 from envs.bfcl import MULTI_TURN, load_entries
-from tests import bfcl_oracle
 
 pytestmark = pytest.mark.skipif(not bfcl_oracle.available(), reason="bfcl-eval is not installed")
 NO_CALL = "<think>Nothing left to call.</think>Done."

@@ -10,7 +10,7 @@ import pytest
 
 from cluster.config import load_config
 from cluster.roles.kv_cache import GIB, bytes_per_token, check_fits, plan_kv_cache, weight_bytes
-from tests.conftest import REPO_ROOT
+from tests.support.runs import REPO_ROOT
 
 # SmolLM2-135M's shape (config.json of HuggingFaceTB/SmolLM2-135M-Instruct)
 SMOLLM2 = {
@@ -77,7 +77,7 @@ def test_train_stops_before_the_warm_start_when_the_cache_cannot_fit(tmp_path):
 
 
 def test_a_cpu_worker_uses_the_planned_cache_whatever_the_memory_fraction(ray_cluster, tiny_model_dir):
-    """gpu_memory_utilization=1e-7 fails to start on CPU (test_rollout_worker.py); with the cache
+    """gpu_memory_utilization=1e-7 fails to start on CPU (tests/actors/test_rollout_worker.py); with the cache
     sized by bytes it is not used there, and the engine samples."""
     from actors.rollout import RolloutWorker
 

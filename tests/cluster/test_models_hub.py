@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SMALL_RUN
+from tests.support.runs import REPO_ROOT, SMALL_RUN
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import REPO_ROOT
+from tests.support.runs import REPO_ROOT
 
 SCENARIO = textwrap.dedent(
     """

@@ -1,6 +1,6 @@
 """The spread filter keeps the prompts the starting policy gets right some of the time, records its
-verdicts in the run directory and reads them back on resume (fakes for the Ray roles, as in
-test_step.py; the strict reward is the real one)."""
+verdicts in the run directory and reads them back on resume (the fakes for the Ray roles
+of test_step.py, tests/support/fakes.py; the strict reward is the real one)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from cluster import spread_filter as spread_module
 from cluster.config import load_config
 from cluster.spread_filter import PARTIAL_FILE, RECORD_FILE, screening_order, spread_filter
-from tests.test_step import FakeRewardPool, FakeRollout, _prompts
+from tests.support.fakes import FakeRewardPool, FakeRollout, six_prompts
 
 
 class NeverRight(FakeRollout):
@@ -33,7 +33,7 @@ def _cfg(*overrides: str):
 
 
 def test_off_keeps_every_prompt_and_samples_nothing(tmp_path):
-    prompts = _prompts()
+    prompts = six_prompts()
     rollout = FakeRollout(prompts, split={0})
     kept = spread_filter(prompts, load_config(), rollout, FakeRewardPool(), tmp_path)
     assert kept == prompts and rollout.asked == []
@@ -41,7 +41,7 @@ def test_off_keeps_every_prompt_and_samples_nothing(tmp_path):
 
 
 def test_keeps_prompts_with_spread_on_both_sides(tmp_path, console):
-    prompts = _prompts()  # ids 0-3 need a call, 4-5 need none
+    prompts = six_prompts()  # ids 0-3 need a call, 4-5 need none
     rollout = NeverRight(prompts, split={1, 4}, never={2})
     kept = spread_filter(prompts, _cfg(), rollout, FakeRewardPool(), tmp_path)
     assert [p.ids[0] for p in kept] == [1, 4]
@@ -57,7 +57,7 @@ def test_keeps_prompts_with_spread_on_both_sides(tmp_path, console):
 
 
 def test_a_resumed_run_reads_the_verdicts_back(tmp_path, console):
-    prompts = _prompts()
+    prompts = six_prompts()
     first = spread_filter(prompts, _cfg(), FakeRollout(prompts, split={2}), FakeRewardPool(), tmp_path)
     again = FakeRollout(prompts, split={0, 1, 2, 3})  # would keep more, were it asked
     second = spread_filter(prompts, _cfg(), again, FakeRewardPool(), tmp_path)
@@ -66,7 +66,7 @@ def test_a_resumed_run_reads_the_verdicts_back(tmp_path, console):
 
 
 def test_screens_a_seeded_prefix(tmp_path):
-    prompts = _prompts()
+    prompts = six_prompts()
     rollout = FakeRollout(prompts, split=set(range(6)))
     kept = spread_filter(
         prompts, _cfg("algorithm.spread_filter_prompts=3"), rollout, FakeRewardPool(), tmp_path
@@ -85,7 +85,7 @@ def test_screens_a_seeded_prefix(tmp_path):
 
 
 def test_no_prompt_with_spread_is_a_clear_error(tmp_path):
-    prompts = _prompts()
+    prompts = six_prompts()
     with pytest.raises(ValueError, match="no screened prompt has spread.*spread_filter_prompts"):
         spread_filter(prompts, _cfg(), FakeRollout(prompts, split=set()), FakeRewardPool(), tmp_path)
 
@@ -97,7 +97,7 @@ def test_one_sample_cannot_show_spread():
 
 def test_a_stopped_screening_goes_on_from_its_last_chunk(tmp_path, monkeypatch):
     monkeypatch.setattr(spread_module, "CHUNK", 2)
-    prompts = _prompts()
+    prompts = six_prompts()
     first_two = screening_order(prompts, 0)[:2]
     lines = [
         json.dumps({"ids": [p.sample.id for p in first_two], "passes": [1, 3]}),

@@ -1,97 +1,19 @@
 """One RL step of the driver in seconds, with fakes for the Ray roles: the rollout pool answers
 from a script, the reward pool scores with the real strict reward in this process, the learner
 group and the weight sync record what they are given. Pins dynamic-sampling replacement, the
-staleness guard and the metric keys of a step; the whole stack runs in test_loop.py."""
+staleness guard and the metric keys of a step; the whole stack runs in tests/e2e/test_loop.py."""
 
 from __future__ import annotations
 
 import pytest
 
 from cluster.config import load_config
-from cluster.data import load_samples
-from cluster.data.feed import Prompt, PromptFeed
+from cluster.data.feed import PromptFeed
 from cluster.pipeline import RolloutPipeline
 from cluster.step import rl_step, sample_and_score
-from common.types import RolloutBatch
-from reward import gold_to_calls, render_calls
-from reward.score import judge
+from tests.support.fakes import FakeLearners, FakeRewardPool, FakeRollout, FakeWeightSync, six_prompts
 
 G = 4
-
-
-def _prompts() -> list[Prompt]:
-    """Six validation samples, four that need a call and two that need none; prompt ids are [i]."""
-    samples = load_samples("data/val.jsonl").samples
-    chosen = [s for s in samples if s.ground_truth][:4] + [s for s in samples if not s.ground_truth][:2]
-    return [Prompt(sample, [i]) for i, sample in enumerate(chosen)]
-
-
-class FakeRollout:
-    """Answers each prompt from a script: every completion right (a flat group), or right and wrong
-    in turn (a group with spread) for the prompt ids in ``split``."""
-
-    def __init__(self, prompts: list[Prompt], split: set[int], version: int = 0):
-        self.samples = {p.ids[0]: p.sample for p in prompts}
-        self.split = split
-        self.version = version
-        self.size = 1
-        self.asked: list[list[int]] = []
-
-    def generate(self, ids: list[list[int]], sampling) -> list[list[dict]]:
-        self.asked.append([x[0] for x in ids])
-        return [self._group(x[0], sampling.group_size) for x in ids]
-
-    def _group(self, prompt_id: int, size: int) -> list[dict]:
-        sample = self.samples[prompt_id]
-        if sample.ground_truth:
-            right, wrong = render_calls(gold_to_calls(sample.ground_truth)), "No function fits."
-        else:
-            right, wrong = "No function fits.", "[get_time(city='Oslo')]"
-        texts = [wrong if prompt_id in self.split and k % 2 else right for k in range(size)]
-        return [
-            {
-                "text": f"<think>t</think>{text}",
-                "token_ids": [5] * (k + 2),
-                "logprobs": [-0.5] * (k + 2),
-                "finish_reason": "stop",
-            }  # fmt: skip
-            for k, text in enumerate(texts)
-        ]
-
-    def metrics(self) -> dict[str, float]:
-        return {"pool/rollout_restarts": 0}
-
-
-class FakeRewardPool:
-    """The reward pool's contract, scored in this process with the real strict reward."""
-
-    def judge_groups(self, groups: list[dict]) -> list[list]:
-        return [
-            [judge(t, g["ground_truth"], g["functions"], g.get("category")) for t in g["texts"]]
-            for g in groups
-        ]
-
-    def metrics(self) -> dict[str, int]:
-        return {"pool/reward_actors": 1}
-
-
-class FakeLearners:
-    world_size = 1
-
-    def __init__(self):
-        self.batches: list[RolloutBatch] = []
-
-    def train_step(self, batch: RolloutBatch) -> dict[str, float]:
-        self.batches.append(batch)
-        return {"loss": 0.5, "throughput/tokens_per_s": 10.0}
-
-
-class FakeWeightSync:
-    def __init__(self, rollout: FakeRollout):
-        self.rollout = rollout
-
-    def push(self, version: int) -> None:
-        self.rollout.version = version
 
 
 def _config(*overrides: str, per_step: int = 3):
@@ -100,7 +22,7 @@ def _config(*overrides: str, per_step: int = 3):
 
 
 def _step(cfg, rollout: FakeRollout, step: int = 1) -> tuple[dict, FakeLearners]:
-    feed = PromptFeed(_prompts(), cfg.train.prompts_per_step, cfg.data.shuffle_seed)
+    feed = PromptFeed(six_prompts(), cfg.train.prompts_per_step, cfg.data.shuffle_seed)
     reward_pool, learners = FakeRewardPool(), FakeLearners()
     produce = lambda s: sample_and_score(s, cfg, feed, rollout, reward_pool)  # noqa: E731
     pipeline = RolloutPipeline(produce, step, step, cfg.algorithm.max_staleness, rollout.version)
@@ -110,8 +32,8 @@ def _step(cfg, rollout: FakeRollout, step: int = 1) -> tuple[dict, FakeLearners]
 
 def test_dynamic_sampling_replaces_flat_groups_with_fresh_prompts():
     cfg = _config("algorithm.dynamic_sampling=true", "algorithm.dynamic_sampling_rounds=2")
-    rollout = FakeRollout(_prompts(), split={0, 1, 2, 3, 4, 5})
-    first = PromptFeed(_prompts(), 3, cfg.data.shuffle_seed).batch(1)
+    rollout = FakeRollout(six_prompts(), split={0, 1, 2, 3, 4, 5})
+    first = PromptFeed(six_prompts(), 3, cfg.data.shuffle_seed).batch(1)
     rollout.split = {first[0].ids[0]}  # the step's other two groups are flat
     metrics, learners = _step(cfg, rollout)
     assert rollout.asked[0] == [p.ids[0] for p in first]
@@ -141,7 +63,7 @@ def test_dynamic_sampling_replaces_flat_groups_with_fresh_prompts():
 
 def test_without_dynamic_sampling_flat_groups_are_trained_as_they_are():
     cfg = _config()
-    rollout = FakeRollout(_prompts(), split=set())
+    rollout = FakeRollout(six_prompts(), split=set())
     metrics, learners = _step(cfg, rollout)
     assert len(rollout.asked) == 1 and metrics["frac_zero_std_groups_sampled"] == 1.0
     assert "dynamic_sampling/replaced_groups" not in metrics
@@ -150,14 +72,14 @@ def test_without_dynamic_sampling_flat_groups_are_trained_as_they_are():
 
 def test_the_staleness_guard_refuses_rollouts_older_than_max_staleness():
     cfg = _config("algorithm.max_staleness=0")
-    rollout = FakeRollout(_prompts(), split=set(), version=1)  # workers at version 1, learner at step 4
+    rollout = FakeRollout(six_prompts(), split=set(), version=1)  # workers at version 1, learner at step 4
     with pytest.raises(RuntimeError, match=r"step 4: rollouts of policy version 1 are 2 versions old"):
         _step(cfg, rollout, step=4)
 
 
 def test_a_step_reports_these_metrics():
     cfg = _config(per_step=6)  # every prompt: both sides are in the step
-    rollout = FakeRollout(_prompts(), split={0, 4})
+    rollout = FakeRollout(six_prompts(), split={0, 4})
     metrics, _ = _step(cfg, rollout)
     own = set(metrics) - {"loss", "pool/rollout_restarts", "pool/reward_actors"}
     assert own == {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.support.runs import REPO_ROOT
 
 EGPO = Path(sys.executable).parent / "egpo"
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_fault_tolerance import SMALL, _kill_group, _start_train, _wait_for
+from tests.support.runs import FAULT_RUN, kill_group, start_train, wait_for
 
 STEPS = 10
-RUN = [*SMALL, f"train.steps={STEPS}", "train.checkpoint_every=1"]
+RUN = [*FAULT_RUN, f"train.steps={STEPS}", "train.checkpoint_every=1"]
 KILL = """
 import sys, ray
 ray.init(address=sys.argv[1], log_to_driver=False, logging_level="ERROR")
@@ -28,7 +28,7 @@ ray.kill(ray.get_actor(entry["name"], namespace=entry["namespace"]), no_restart=
 
 
 def _address(log_file: Path, proc) -> str:
-    hint = _wait_for(
+    hint = wait_for(
         lambda: re.search(r"--address (\S+)\)", log_file.read_text()), "the scale hint", proc, log_file
     )
     return hint[1]
@@ -37,7 +37,7 @@ def _address(log_file: Path, proc) -> str:
 def _kill_after_step(name: str, step: int, proc, log_file: Path) -> None:
     """Kill the run's actor ``name`` (as Ray does when its process dies) once step ``step`` is logged."""
     address = _address(log_file, proc)
-    _wait_for(lambda: f"step {step}/{STEPS}" in log_file.read_text(), f"step {step}", proc, log_file)
+    wait_for(lambda: f"step {step}/{STEPS}" in log_file.read_text(), f"step {step}", proc, log_file)
     os.kill(proc.pid, signal.SIGSTOP)  # hold the driver while the kill runs: steps take under a second
     try:
         killed = subprocess.run(
@@ -62,14 +62,14 @@ def test_killed_actors_are_replaced_until_max_restarts_then_the_run_stops_clearl
     run_dir = runs / "ak"
     args = [*RUN, "algorithm.max_staleness=1", "rollout.max_restarts=1", f"logging.runs_dir={runs}",
             "logging.run_name=ak"]  # fmt: skip
-    proc = _start_train(args, log_file)
+    proc = start_train(args, log_file)
     try:
         _kill_after_step("reward-0", 2, proc, log_file)
         _kill_after_step("rollout-0", 4, proc, log_file)
         _kill_after_step("rollout-1", 6, proc, log_file)  # the replacement
         assert proc.wait(timeout=600) != 0, "the run went on past rollout.max_restarts"
     finally:
-        _kill_group(proc)
+        kill_group(proc)
     text = log_file.read_text()
     assert "Reward pool: reward actor reward-0 died" in text
     assert "Rollout pool: rollout worker rollout-0 died" in text
@@ -85,10 +85,10 @@ def test_killed_actors_are_replaced_until_max_restarts_then_the_run_stops_clearl
     assert all(r["policy/staleness"] <= 1 for r in records[1:])
 
     resumed_log = tmp_path / "resume.log"
-    proc = _start_train(["--resume", str(run_dir)], resumed_log)
+    proc = start_train(["--resume", str(run_dir)], resumed_log)
     try:
         assert proc.wait(timeout=600) == 0, resumed_log.read_text()[-4000:]
     finally:
-        _kill_group(proc)
+        kill_group(proc)
     assert f"from step-{last:06d} (step {last})" in resumed_log.read_text()
     assert [r["step"] for r in _records(run_dir)] == list(range(STEPS + 1))

@@ -4,7 +4,6 @@ killed mid-run (SIGKILL) resumes from its last checkpoint to the same final step
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -13,11 +12,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SMALL_RUN, kill_actor
+from tests.support.ray_actors import kill_actor
+from tests.support.runs import FAULT_RUN, REPO_ROOT, kill_group, start_train, wait_for
 
 PROMPTS = [[5 + i, 17, 29 + 2 * i, 41, 60 + i] for i in range(8)]
 
@@ -180,55 +179,23 @@ def test_a_worker_dead_during_the_weight_broadcast_is_replaced_and_the_push_retr
 
 # ------------------------------------------------------------------------------------ the driver
 
-SMALL = ["train.steps=6", *SMALL_RUN, "rollout.cpus_per_worker=0.25", "logging.tensorboard=false"]
-
-
-def _start_train(args: list[str], log_file: Path) -> subprocess.Popen:
-    out = log_file.open("w")
-    return subprocess.Popen(
-        [sys.executable, "launch.py", "train", *args],
-        cwd=REPO_ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: the test can clean up all it started
-    )
-
-
-def _wait_for(condition, what: str, proc: subprocess.Popen, log_file: Path, timeout: float = 600):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if proc.poll() is not None:
-            pytest.fail(f"train exited ({proc.returncode}) before {what}:\n{log_file.read_text()[-4000:]}")
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}:\n{log_file.read_text()[-4000:]}")
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
-
 
 @pytest.mark.slow
 def test_driver_killed_mid_run_resumes_to_the_same_final_step(tmp_path):
     runs = tmp_path / "runs"
     run_dir = runs / "crash"
     log_file = tmp_path / "first.log"
-    proc = _start_train([*SMALL, f"logging.runs_dir={runs}", "logging.run_name=crash"], log_file)
+    proc = start_train([*FAULT_RUN, f"logging.runs_dir={runs}", "logging.run_name=crash"], log_file)
     try:
         # After step 1, grow its rollout pool with the command a user would type: the newcomer
         # must load the learner's current weights (version >= 1) before it takes work.
-        line = _wait_for(
+        line = wait_for(
             lambda: re.search(r"--run crash --address (\S+)\)", log_file.read_text()),
             "the scale hint",
             proc,
             log_file,
         )
-        _wait_for(lambda: "step 1/6" in log_file.read_text(), "step 1", proc, log_file)
+        wait_for(lambda: "step 1/6" in log_file.read_text(), "step 1", proc, log_file)
         os.kill(proc.pid, signal.SIGSTOP)  # hold the driver while the command runs: steps are short
         try:
             scale = subprocess.run(
@@ -262,22 +229,22 @@ def test_driver_killed_mid_run_resumes_to_the_same_final_step(tmp_path):
             step = int(done[-1].parent.name.split("-")[1]) if done and scaled else 0
             return step if step >= 2 else 0
 
-        killed_at = _wait_for(checkpointed_after_scaling, "checkpoint >= 2 after scaling", proc, log_file)
+        killed_at = wait_for(checkpointed_after_scaling, "checkpoint >= 2 after scaling", proc, log_file)
         os.kill(proc.pid, signal.SIGKILL)  # the driver dies without any chance to clean up
         proc.wait(timeout=60)
     finally:
-        _kill_group(proc)  # Ray processes it started, if any outlived it
+        kill_group(proc)  # Ray processes it started, if any outlived it
     assert killed_at < 6, "the run finished before it was killed"
     assert "Done in" not in log_file.read_text()
     before = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in before][: killed_at + 1] == list(range(killed_at + 1))
 
     resumed_log = tmp_path / "resume.log"
-    proc = _start_train(["--resume", str(run_dir)], resumed_log)
+    proc = start_train(["--resume", str(run_dir)], resumed_log)
     try:
         assert proc.wait(timeout=600) == 0, resumed_log.read_text()[-4000:]
     finally:
-        _kill_group(proc)
+        kill_group(proc)
     resumed = resumed_log.read_text()
     assert f"from step-{killed_at:06d} (step {killed_at})" in resumed, resumed[-3000:]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from cluster.observe.telemetry import parse_prometheus
+from tests.support.runs import REPO_ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 RAY = str(VENV_BIN / "ray")
 
@@ -122,7 +122,7 @@ def head_node():
             "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",  # `python` in the job = the venv's
             "HF_HUB_OFFLINE": "1",
             "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-            "TORCH_EXTENSIONS_DIR": str(REPO / ".cache" / "torch_extensions"),
+            "TORCH_EXTENSIONS_DIR": str(REPO_ROOT / ".cache" / "torch_extensions"),
             "TOKENIZERS_PARALLELISM": "false",
             "PYTHONUNBUFFERED": "1",
         }
@@ -169,16 +169,16 @@ def test_tiny_run_as_a_ray_job_exports_metrics(head_node, tmp_path):
         "data.train_limit=2000",
         "train.eval_limit=8",
         # absolute paths: the job runs in Ray's copy of the working directory
-        f"data.train_path={REPO / 'data' / 'train.jsonl.gz'}",
-        f"data.val_path={REPO / 'data' / 'val.jsonl'}",
+        f"data.train_path={REPO_ROOT / 'data' / 'train.jsonl.gz'}",
+        f"data.val_path={REPO_ROOT / 'data' / 'val.jsonl'}",
         f"logging.runs_dir={runs_dir}",
         "logging.run_name=job",
     ]
     submit = subprocess.run(
-        [RAY, "job", "submit", "--address", head_node.dashboard_url, "--working-dir", str(REPO)]
+        [RAY, "job", "submit", "--address", head_node.dashboard_url, "--working-dir", str(REPO_ROOT)]
         + ["--submission-id", job_id, "--no-wait", "--", *entrypoint],
         env=head_node.env,
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,

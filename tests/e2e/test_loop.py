@@ -8,16 +8,12 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SMALL_RUN
-from tests.test_wandb import wandb_history
-
-FAST = ["train.steps=2", *SMALL_RUN]
+from tests.support.runs import FAST, REPO_ROOT, SMALL_RUN, train
+from tests.support.wandb_files import wandb_history
 
 REQUIRED_KEYS = {
     "step",
@@ -30,19 +26,6 @@ REQUIRED_KEYS = {
     "time/weight_sync",
     "throughput/tokens_per_s",
 }
-
-
-def _train(*args: str, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "launch.py", "train", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def _metrics(run_dir) -> list[dict]:
@@ -76,7 +59,7 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     with_wandb = importlib.util.find_spec("wandb") is not None
     wandb = ["logging.wandb=true", "logging.wandb_tags=[ci,tiny]"] if with_wandb else []
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(tmp_path)}
-    first = _train(
+    first = train(
         *FAST, *wandb, f"data.warm_start_path={warm_data}", f"data.train_path={train_data}",
         f"logging.runs_dir={runs}", "logging.run_name=loop", env=env,
     )  # fmt: skip
@@ -122,7 +105,7 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
         assert "plots/overview" in images
 
     # Resume with more steps: numbering and data order continue, and so does the wandb run.
-    _train("--resume", str(run_dir), "train.steps=3", env=env)
+    train("--resume", str(run_dir), "train.steps=3", env=env)
     records = _metrics(run_dir)
     assert [r["step"] for r in records] == [0, 1, 2, 3]
     if with_wandb:
@@ -151,7 +134,7 @@ def test_async_mode_with_dynamic_sampling(tmp_path):
     """max_staleness=1: the next batch is sampled while the learner trains, one version behind at
     most; each step records its staleness and, when stale, the importance-sampling correction."""
     runs = tmp_path / "runs"
-    _train(
+    train(
         "train.steps=3",
         *SMALL_RUN,
         "train.checkpoint_every=0",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SMALL_RUN
+from tests.support.runs import REPO_ROOT, SMALL_RUN
 
 PRINTED = re.compile(r"change while it runs: (python launch\.py scale --workers N --run \S+ --address \S+)\)")
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from conformance import bfcl_oracle
 from envs import EnvCall, IsolatedEnv, make
 from envs.bfcl import MULTI_TURN, BfclEnv, is_long_context, load_entries, parse_ground_truth
-from tests import bfcl_oracle
 
 pytestmark = pytest.mark.skipif(not bfcl_oracle.available(), reason="bfcl-eval is not installed")
 

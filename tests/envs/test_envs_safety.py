@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance import bfcl_oracle
 from envs import CallSyntaxError, EnvCall, ToolEnv, make, parse_calls, register, registered
-from tests import bfcl_oracle
+from tests.support.runs import REPO_ROOT
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Audit events that would mean model text reached code execution, the file system, processes or the network.
@@ -185,9 +186,8 @@ def test_the_envs_package_imports_neither_ray_vllm_nor_deepspeed():
 def test_the_readme_environment_example_runs_as_printed():
     """The README's user-defined environment, run from the README itself (our own text, not model output)."""
     import re
-    from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     (example,) = [
         block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "@register(" in block
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.test_learner_actor import build_rl_batch, make_learners
+from tests.support.learners import build_rl_batch, make_learners
 
 pytestmark = pytest.mark.slow
 

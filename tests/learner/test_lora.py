@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from learner import lora
-from tests.test_learner_actor import build_rl_batch, make_learners
-from tests.test_loop import FAST, _train
+from tests.support.learners import build_rl_batch, make_learners
+from tests.support.runs import FAST, train
 
 
 def _load(model_dir):
@@ -168,7 +168,7 @@ def test_adapter_only_checkpoints_and_the_merged_reference(ray_cluster, tiny_mod
 def test_a_lora_run_end_to_end(tmp_path):
     """Warm start and RL with adapters, vLLM fed the merged weights, the report and the checkpoint."""
     runs = tmp_path / "runs"
-    _train(
+    train(
         *FAST, "learner.lora.rank=8", "learner.lr=1e-3", f"logging.runs_dir={runs}", "logging.run_name=lora"
     )
     run_dir = runs / "lora"

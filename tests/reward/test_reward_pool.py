@@ -9,7 +9,7 @@ import pytest
 
 from reward import render_calls, score
 from reward.pool import RewardPool, RewardPoolError
-from tests.conftest import kill_actor
+from tests.support.ray_actors import kill_actor
 
 DOC = {
     "name": "add",

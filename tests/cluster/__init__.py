@@ -1,0 +1,1 @@
+"""Tests of cluster/: config, driver step and pipeline, data, eval, roles, observe, models, synthetic."""

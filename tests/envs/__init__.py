@@ -1,0 +1,1 @@
+"""Tests of envs/: the BFCL multi-turn environment and the safety of the environment layer."""

@@ -1,0 +1,1 @@
+"""Tests of learner/: EGPO's math, batching, the DeepSpeed learner actor, ZeRO, LoRA, the GPU savers."""
