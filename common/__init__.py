@@ -1,1 +1,2 @@
-"""Tiny types shared by actors/, learner/ and reward/ (architecture.md allows one such module)."""
+"""Small pieces shared by the driver, actors/, learner/ and reward/: the rollout batch (``types``),
+the console voice, fault injection, placement, the tokenizer and the weight transport."""
