@@ -43,6 +43,11 @@ def spread_filter(
     if path.exists():
         record = json.loads(path.read_text())
         say(f"Spread filter: read back from {path} ({_summary(record)})")
+        if record["samples"] != alg.spread_filter_samples:
+            say(
+                f"Spread filter: the run screened with {record['samples']} samples a prompt; "
+                f"algorithm.spread_filter_samples={alg.spread_filter_samples} applies to new runs only"
+            )
     else:
         screened = screening_order(prompts, cfg.data.shuffle_seed)[: alg.spread_filter_prompts]
         passes = screen(screened, cfg, rollout, reward_pool, run_path / PARTIAL_FILE)

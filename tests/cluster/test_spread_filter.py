@@ -63,6 +63,11 @@ def test_a_resumed_run_reads_the_verdicts_back(tmp_path, console):
     second = spread_filter(prompts, _cfg(), again, FakeRewardPool(), tmp_path)
     assert second == first and again.asked == []
     assert "read back from" in "\n".join(console())
+    third = spread_filter(
+        prompts, _cfg("algorithm.spread_filter_samples=8"), again, FakeRewardPool(), tmp_path
+    )
+    assert third == first and again.asked == []  # the run keeps the prompts it screened
+    assert console("Spread filter: the run screened with 4 samples")
 
 
 def test_screens_a_seeded_prefix(tmp_path):
