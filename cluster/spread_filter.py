@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -25,6 +26,7 @@ import torch
 from cluster.config import RunConfig
 from cluster.data.feed import Prompt
 from cluster.observe.progress import phase, say
+from cluster.step import generate_and_judge
 
 RECORD_FILE = "spread_filter.json"
 PARTIAL_FILE = "spread_filter.partial.jsonl"
@@ -57,10 +59,10 @@ def spread_filter(
             "passes": {p.sample.id: n for p, n in zip(screened, passes, strict=True)},
             "categories": {p.sample.id: p.sample.category for p in screened},
         }
-        _write(path, record)
+        _write_text(path, json.dumps(record, indent=1))
         (run_path / PARTIAL_FILE).unlink(missing_ok=True)
         say(f"Spread filter: {_summary(record)}; verdicts in {path}")
-    kept_ids = {i for i, n in record["passes"].items() if 0 < n < record["samples"]}
+    kept_ids = {i for i, k in record["passes"].items() if has_spread(k, record["samples"])}
     kept = [p for p in prompts if p.sample.id in kept_ids]
     if not kept:
         raise ValueError(
@@ -69,6 +71,11 @@ def spread_filter(
             "sample more (algorithm.spread_filter_samples) or train without the filter"
         )
     return kept
+
+
+def has_spread(passes: int, samples: int) -> bool:
+    """Right some of the time, not always: a group of such completions has a learning signal."""
+    return 0 < passes < samples
 
 
 def screening_order(prompts: list[Prompt], seed: int) -> list[Prompt]:
@@ -93,22 +100,16 @@ def screen(
             bar.advance(len(passes), f"{len(passes)} read back from {partial}")
         for start in range(len(passes), len(prompts), CHUNK):
             chunk = prompts[start : start + CHUNK]
-            sampling = Sampling(
-                n, cfg.rollout.temperature, cfg.rollout.top_p, cfg.rollout.max_new_tokens,
-                seed=cfg.rollout.seed + _SEED_OFFSET + start,
-            )  # fmt: skip
-            groups = rollout.generate([p.ids for p in chunk], sampling)
-            texts = [[c["text"] for c in group] for group in groups]
-            verdicts = reward_pool.judge_groups(
-                [p.reward_group(t) for p, t in zip(chunk, texts, strict=True)]
-            )
+            seed = cfg.rollout.seed + _SEED_OFFSET + start
+            sampling = replace(Sampling.from_config(cfg.rollout, seed), group_size=n)
+            _, verdicts = generate_and_judge(chunk, sampling, rollout, reward_pool)
             counts = [sum(v.reward == 1.0 for v in group) for group in verdicts]
             if partial is not None:
                 partial.parent.mkdir(parents=True, exist_ok=True)
                 with partial.open("a") as f:
                     f.write(json.dumps({"ids": [p.sample.id for p in chunk], "passes": counts}) + "\n")
             passes += counts
-            spread = sum(0 < k < n for k in passes)
+            spread = sum(has_spread(k, n) for k in passes)
             bar.advance(len(chunk), f"{spread} of {len(passes)} with spread")
     return passes
 
@@ -138,7 +139,7 @@ def _summary(record: dict) -> str:
     """'of 640 screened, 180 with spread (28%), 400 always right, 60 never; kept by category ...'"""
     n, passes, categories = record["samples"], record["passes"], record["categories"]
     total = len(passes)
-    spread = [i for i, k in passes.items() if 0 < k < n]
+    spread = [i for i, k in passes.items() if has_spread(k, n)]
     right = sum(k == n for k in passes.values())
     kept = Counter(categories[i] for i in spread)
     screened = Counter(categories.values())
@@ -150,12 +151,8 @@ def _summary(record: dict) -> str:
     )
 
 
-def _write(path: Path, record: dict) -> None:
-    """Atomically: a crash leaves no half-written record (the next start screens again)."""
-    _write_text(path, json.dumps(record, indent=1))
-
-
 def _write_text(path: Path, text: str) -> None:
+    """Atomically: a crash leaves the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)

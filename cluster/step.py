@@ -43,14 +43,8 @@ def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, rewar
     version = rollout.version
 
     def sample(prompts: list[Prompt], seed: int) -> tuple[list, list[list[Verdict]]]:
-        t = time.perf_counter()
-        groups = rollout.generate([p.ids for p in prompts], Sampling.from_config(cfg.rollout, seed))
-        timings["time/generate"] += time.perf_counter() - t
-        t = time.perf_counter()
-        texts = [[c["text"] for c in group] for group in groups]
-        verdicts = reward_pool.judge_groups([p.reward_group(g) for p, g in zip(prompts, texts, strict=True)])
-        timings["time/score"] += time.perf_counter() - t
-        return groups, verdicts
+        sampling = Sampling.from_config(cfg.rollout, seed)
+        return generate_and_judge(prompts, sampling, rollout, reward_pool, timings)
 
     prompts = feed.batch(step)
     groups, verdicts = sample(prompts, cfg.rollout.seed + step)
@@ -74,6 +68,22 @@ def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, rewar
 
 
 _ROUND_SEED_STRIDE = 1_000_003
+
+
+def generate_and_judge(
+    prompts: list[Prompt], sampling, rollout, reward_pool, timings: dict[str, float] | None = None
+) -> tuple[list[list[dict[str, Any]]], list[list[Verdict]]]:
+    """A group of completions for each prompt, and the reward pool's verdicts on them (``[P][G]``
+    each). ``timings``, when given, accumulates ``time/generate`` and ``time/score``."""
+    t = time.perf_counter()
+    groups = rollout.generate([p.ids for p in prompts], sampling)
+    generated = time.perf_counter()
+    texts = [[c["text"] for c in group] for group in groups]
+    verdicts = reward_pool.judge_groups([p.reward_group(g) for p, g in zip(prompts, texts, strict=True)])
+    if timings is not None:
+        timings["time/generate"] += generated - t
+        timings["time/score"] += time.perf_counter() - generated
+    return groups, verdicts
 
 
 def _flat(verdicts: list[Verdict]) -> bool:
