@@ -52,13 +52,13 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         check_installed(cfg)
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
         train_samples, val_samples = load_splits(cfg)
-        model_dir = resolve_model(cfg.model, tiny_corpus(train_samples, cfg))
+        warm_samples = load_warm_start_samples(cfg)
+        model_dir = resolve_model(cfg.model, tiny_corpus(train_samples + (warm_samples or []), cfg))
         tokenizer = load_tokenizer(model_dir)
         train_prompts = render_all(train_samples, tokenizer, cfg, "train")
         val_prompts = render_all(val_samples, tokenizer, cfg, "validation")
         if cfg.train.eval_limit:
             val_prompts = val_prompts[: cfg.train.eval_limit]
-        warm_samples = load_warm_start_samples(cfg) if cfg.model.warm_start_sft_steps else None
         warm_prompts = (
             render_all(warm_samples, tokenizer, cfg, "warm start") if warm_samples else train_prompts
         )

@@ -65,9 +65,10 @@ def load_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample]]:
 
 
 def load_warm_start_samples(cfg: RunConfig) -> list[Sample] | None:
-    """The samples of ``data.warm_start_path`` (validated, AST-filtered); None when it is not set."""
+    """The samples of ``data.warm_start_path`` (validated, AST-filtered); None when it is not set or
+    the run has no warm start (``model.warm_start_sft_steps=0``)."""
     path = cfg.data.warm_start_path
-    if path is None:
+    if path is None or not cfg.model.warm_start_sft_steps:
         return None
     samples, report = ast_filter(_load("warm_start_path", path, cfg).samples, cfg.reward.output_format)
     say(f"AST filter on {path}: {report}")

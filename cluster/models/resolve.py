@@ -183,15 +183,15 @@ def eval_model_dir(config: RunConfig) -> Path:
         say(f"Evaluating the newest checkpoint of {path}: {steps[-1]}")
     corpus: list[str] = []
     if config.model.path == "tiny":
-        from cluster.data.feed import load_splits
+        from cluster.data.feed import load_splits, load_warm_start_samples
 
-        corpus = tiny_corpus(load_splits(config)[0], config)
+        corpus = tiny_corpus(load_splits(config)[0] + (load_warm_start_samples(config) or []), config)
     return resolve_model(config.model, corpus)
 
 
 def tiny_corpus(samples, cfg: RunConfig) -> list[str]:
-    """The texts the tiny model's tokenizer is built on (the training split's prompts and reference
-    completions, as rendered); empty for any other model."""
+    """The texts the tiny model's tokenizer is built on (the prompts and reference completions, as
+    rendered, of the training split and of ``data.warm_start_path`` when set); empty for any other model."""
     from cluster.data import corpus_texts
 
     if cfg.model.path != "tiny":

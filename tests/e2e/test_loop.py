@@ -73,6 +73,10 @@ def test_train_runs_checkpoints_and_resumes(tmp_path):
     warm = re.search(r"(\S+/\.cache/warmstart/\w+)", first.stdout + first.stderr)
     assert warm and trained_prompt_style(warm.group(1), "paper") == "signatures"
     assert (run_dir / "warm_start").resolve() == Path(warm.group(1)).resolve()  # the run links it
+    # The tiny tokenizer is built on the warm start's texts too: "outlook" occurs only in them.
+    from common.tokenizer import load_tokenizer
+
+    assert "outlook" in load_tokenizer(warm.group(1)).tokenize("the weather outlook")[-1]
 
     records = _metrics(run_dir)
     assert [r["step"] for r in records] == [0, 1, 2]
