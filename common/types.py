@@ -18,11 +18,11 @@ class RolloutBatch:
     learner's micro-batches and per-row values use. The dataclass is frozen, its lists are not
     copied: do not change them after building a batch. It pickles as it is (Ray actor calls).
 
-    Later (not built yet): per-token loss masks and several segments per sample (multi-turn
-    trajectories, where environment and user tokens sit between the model's turns and take no
-    loss) fit as optional fields of the same ``[P][G]`` shape, e.g. ``loss_mask[p][g]`` with one
-    0/1 per completion token, validated here like ``sampler_logprobs``; None keeps today's meaning
-    (every completion token is the model's own).
+    A completion may be a multi-turn trajectory: the model's turns with the environment's and the
+    user's tokens between them. ``loss_mask[p][g]`` then holds one 0/1 per completion token (1 = the
+    model sampled it): every token stays in the sequence the learner runs, but only the model's take
+    loss, KL and the CoT entropy of Eq. 4. None (the default) means every completion token is the
+    model's own, as in single-turn batches.
     """
 
     prompt_ids: list[list[int]]  # [P]: each group's prompt, once
@@ -30,6 +30,9 @@ class RolloutBatch:
     # [P][G] the sampler's (vLLM's) log-prob of each sampled token, one per completion token;
     # None when not known (the learner then logs no sampler gap and applies no importance weights)
     sampler_logprobs: list[list[list[float]]] | None
+    # [P][G] 1 where the model sampled the completion token, 0 on environment and user tokens (no
+    # loss; their sampler log-probs are not read); None: every completion token is the model's
+    loss_mask: list[list[list[int]]] | None = None
     rewards: list[list[float]]  # [P][G]
     temperature: float  # the sampling temperature (the learner's log-probs use logits / T)
     staleness: int  # policy versions between the sampler and the policy being updated (0: on-policy)
@@ -57,23 +60,41 @@ class RolloutBatch:
             raise ValueError(
                 f"every group needs one reward per completion (G = {size}); groups differing: {short[:5]}"
             )
-        if self.sampler_logprobs is not None:
-            logprobs = self.sampler_logprobs
-            bad = [
+        self._check_per_token("sampler_logprobs", self.sampler_logprobs)
+        self._check_per_token("loss_mask", self.loss_mask)
+        if self.loss_mask is not None:
+            odd = [
                 (p, g)
-                for p in range(min(num, len(logprobs)))
-                for g in range(size)
-                if len(logprobs[p]) != size or len(logprobs[p][g]) != len(self.completion_ids[p][g])
+                for p, group in enumerate(self.loss_mask)
+                for g, row in enumerate(group)
+                if not set(row) <= {0, 1}
             ]
-            if len(logprobs) != num or bad:
+            if odd:
                 raise ValueError(
-                    "sampler_logprobs must match completion_ids token for token ([P][G] per-token lists); "
-                    f"{len(logprobs)} groups for {num} prompts, (group, completion) differing: {bad[:5]}"
+                    "loss_mask must hold only 0 (environment or user token) or 1 (model token); "
+                    f"(group, completion) with other values: {odd[:5]}"
                 )
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.staleness < 0:
             raise ValueError(f"staleness must be >= 0, got {self.staleness}")
+
+    def _check_per_token(self, name: str, values: list | None) -> None:
+        """``values`` (None, or ``[P][G]`` lists) must hold one entry per completion token."""
+        if values is None:
+            return
+        num, size = len(self.prompt_ids), len(self.completion_ids[0])
+        bad = [
+            (p, g)
+            for p in range(min(num, len(values)))
+            for g in range(size)
+            if len(values[p]) != size or len(values[p][g]) != len(self.completion_ids[p][g])
+        ]
+        if len(values) != num or bad:
+            raise ValueError(
+                f"{name} must match completion_ids token for token ([P][G] per-token lists); "
+                f"{len(values)} groups for {num} prompts, (group, completion) differing: {bad[:5]}"
+            )
 
     @property
     def num_groups(self) -> int:
@@ -104,6 +125,12 @@ class RolloutBatch:
             return None
         return [row for group in self.sampler_logprobs for row in group]
 
+    def flat_loss_mask(self) -> list[list[int]] | None:
+        """Each row's loss mask, group-major (None when every completion token is the model's)."""
+        if self.loss_mask is None:
+            return None
+        return [row for group in self.loss_mask for row in group]
+
     def shard(self, n: int) -> list[RolloutBatch]:
         """``n`` batches of whole, consecutive groups, one per data-parallel rank (the advantage of
         Eq. 1 needs the whole group). The groups must divide evenly (the config asks that
@@ -128,6 +155,7 @@ class RolloutBatch:
                 prompt_ids=part(self.prompt_ids, rank),
                 completion_ids=part(self.completion_ids, rank),
                 sampler_logprobs=part(self.sampler_logprobs, rank),
+                loss_mask=part(self.loss_mask, rank),
                 rewards=part(self.rewards, rank),
             )
             for rank in range(n)

@@ -10,6 +10,10 @@ One ``train_step`` is the learner half of an RL step (egpo-spec.md Sec. 3-4):
    (the count is all-reduced over ranks; DeepSpeed averages gradients over ranks, so each rank
    scales its loss by the world size).
 
+A batch with a ``loss_mask`` (multi-turn trajectories) runs every completion token through the
+model, but the loss, KL, clip fraction, CoT and token entropies, sampler gap and importance weights
+count the model's own tokens only (``mb.loss_mask``); without one, that is every completion token.
+
 Several actors with ``world_size > 1`` are data-parallel ranks; each gets whole groups. Every rank
 must call the collective methods (all but ``ping`` and ``reset_optimizer``) the same number of times;
 metrics are those of the global batch (sums all-reduced), identical on every rank.
@@ -62,7 +66,7 @@ class _Stats:
     """Sums gathered while a step's batch is observed (all-reduced into the step's metrics)."""
 
     entropy_sum: float = 0.0
-    gap_sum: float = 0.0  # |sampler log-prob - learner log-prob| over completion tokens
+    gap_sum: float = 0.0  # |sampler log-prob - learner log-prob| over the model's completion tokens
     gap_n: int = 0
     is_sum: float = 0.0
     is_capped: int = 0
@@ -186,13 +190,14 @@ class Learner:
         return dict(zip(values, self._all_reduce([float(v) for v in values.values()]), strict=True))
 
     def _micro_batches(
-        self, prompts, completions, heads: list[list[int]] | None = None
+        self, prompts, completions, heads: list[list[int]] | None = None, loss_masks=None
     ) -> list[tuple[list[int], Batch]]:
         """Length-sorted micro-batches, the same number on every rank (an empty one is a masked dummy).
 
-        ``prompts`` and ``completions`` are the rows. With ``heads``, each group's prompt once (an RL
-        batch: rows group-major, ``len(completions) // len(heads)`` per group), a micro-batch holds
-        whole groups (``micro_batch_size // G`` of them, at least one) and runs each prompt once
+        ``prompts`` and ``completions`` are the rows (``loss_masks``, when given, theirs). With
+        ``heads``, each group's prompt once (an RL batch: rows group-major,
+        ``len(completions) // len(heads)`` per group), a micro-batch holds whole groups
+        (``micro_batch_size // G`` of them, at least one) and runs each prompt once
         (:class:`learner.batch.GroupBatch`), unless ``share_prompt`` is off.
         """
         # Hugging Face's checkpointing drops the KV cache the shared-prompt path runs on
@@ -229,15 +234,21 @@ class Learner:
                     group_size,
                     self.device,
                     self.pad_id,
+                    None if loss_masks is None else [loss_masks[i] for i in rows],
                 )
                 idx = rows if units else []
             else:
                 mb = batching.collate(
-                    [prompts[i] for i in chosen], [completions[i] for i in chosen], self.device, self.pad_id
+                    [prompts[i] for i in chosen],
+                    [completions[i] for i in chosen],
+                    self.device,
+                    self.pad_id,
+                    None if loss_masks is None else [loss_masks[i] for i in chosen],
                 )
                 idx = units
             if not units:
                 mb.mask.zero_()
+                mb.loss_mask.zero_()
             out.append((idx, mb))
         return out
 
@@ -254,31 +265,33 @@ class Learner:
     def _observe(self, logits, mb: Batch, idx, step: _Step, logp=None) -> torch.Tensor:
         """From the policy's logits (no grad): the old log-probs (returned; ``logp``, when the caller
         has them, detached), token entropies, the CoT entropy of each real row (into ``step.cot``) and
-        the sampler-vs-learner log-prob gap (into ``step.stats``)."""
+        the sampler-vs-learner log-prob gap (into ``step.stats``), all over the model's own tokens."""
         logp = token_logprobs(logits, mb.targets, step.temperature) if logp is None else logp.detach()
         if idx:
-            stats = step.stats
+            stats, own = step.stats, mb.loss_mask
             ent = token_entropy(logits, step.temperature)
-            span = think_span_mask(mb.targets, self.think_open, self.think_close, pad_mask=mb.mask)
+            span = think_span_mask(mb.targets, self.think_open, self.think_close, pad_mask=own)
             step.cot[idx] = cot_entropy(ent, span).cpu()
-            stats.entropy_sum += float((ent * mb.mask).sum())
+            stats.entropy_sum += float((ent * own).sum())
             if step.sampler is not None:
                 sampled = self._sampled(step.sampler, mb, idx)
-                stats.gap_sum += float(((sampled - logp).abs() * mb.mask).sum())
-                stats.gap_n += int(mb.mask.sum())
+                stats.gap_sum += float(((sampled - logp).abs() * own).sum())
+                stats.gap_n += int(own.sum())
         return logp
 
     def _sampled(self, sampler, mb: Batch, idx) -> torch.Tensor:
-        """The sampler's (vLLM's) log-probs of the rows ``idx``, shaped like ``mb.targets``."""
-        return batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
+        """The sampler's (vLLM's) log-probs of the rows ``idx``, shaped like ``mb.targets``; 0 where the
+        model did not sample the token (environment and user tokens carry none worth reading)."""
+        values = batching.pad_values([sampler[i] for i in idx], mb.targets.size(1)).to(self.device)
+        return values.masked_fill(~mb.loss_mask, 0.0)
 
     def _is_weights(self, old_logp, mb: Batch, idx, step: _Step) -> torch.Tensor | None:
         """Asynchronous mode: the truncated importance weights min(pi_old / pi_sampler, is_cap)."""
         if not idx or step.sampler is None:
             return None
         weights = truncated_is_weights(old_logp, self._sampled(step.sampler, mb, idx), self.cfg.is_cap)
-        step.stats.is_sum += float((weights * mb.mask).sum())
-        step.stats.is_capped += int(((weights >= self.cfg.is_cap) & mb.mask).sum())
+        step.stats.is_sum += float((weights * mb.loss_mask).sum())
+        step.stats.is_capped += int(((weights >= self.cfg.is_cap) & mb.loss_mask).sum())
         return weights
 
     def _optimizer_step(self) -> float:
@@ -301,7 +314,9 @@ class Learner:
         completions = batch.flat_completions()
         t0 = time.perf_counter()
         step = _Step(
-            micro=self._micro_batches(batch.flat_prompts(), completions, batch.prompt_ids),
+            micro=self._micro_batches(
+                batch.flat_prompts(), completions, batch.prompt_ids, batch.flat_loss_mask()
+            ),
             rewards=torch.tensor(batch.rewards, dtype=torch.float32),  # [P, G]
             temperature=float(batch.temperature),
             sampler=batch.flat_sampler_logprobs(),
@@ -342,11 +357,12 @@ class Learner:
         """The PPO update(s): one optimizer step per epoch over all micro-batches, with the advantages
         of Eq. 1, 4, 5 per group (in a single pass each micro-batch completes its rows' CoT entropies
         first: A' of a rollout needs only its group's rewards and its own entropy). Returns the loss
-        sums, the grad norms, the learning rate and the global number of completion tokens."""
+        sums, the grad norms, the learning rate and the global number of the model's completion
+        tokens (the token-mean's count)."""
         cfg = self.cfg
-        global_tokens = self._all_reduce([sum(int(mb.mask.sum()) for _, mb in step.micro)])[0]
+        global_tokens = self._all_reduce([sum(int(mb.loss_mask.sum()) for _, mb in step.micro)])[0]
         if global_tokens == 0:
-            raise ValueError("train_step got no completion tokens on any rank")
+            raise ValueError("train_step got no completion tokens to train on (loss_mask 1) on any rank")
         lr = lr_at(self.step, cfg.lr, cfg.lr_warmup_steps, cfg.lr_schedule, cfg.total_steps)
         set_lr(self.engine.optimizer, lr)
         sums = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "clip_frac": 0.0}
@@ -378,7 +394,7 @@ class Learner:
                     logp,
                     old,
                     adv_mb,
-                    mb.mask,
+                    mb.loss_mask,
                     cfg.clip_eps,
                     cfg.clip_eps_high,
                     global_tokens,
@@ -386,7 +402,7 @@ class Learner:
                 )
                 loss = pg
                 if ref is not None:
-                    kl = masked_mean(kl_k3(logp, ref), mb.mask, global_tokens)
+                    kl = masked_mean(kl_k3(logp, ref), mb.loss_mask, global_tokens)
                     loss = pg + cfg.kl_coef * kl
                     sums["kl"] += kl.item()
                 self.engine.backward(loss * self.world_size)  # DeepSpeed averages over ranks

@@ -23,12 +23,15 @@ import torch
 @dataclass
 class SequenceBatch:
     """One micro-batch. ``positions[b, j]`` is the index of the hidden state that predicts completion
-    token ``j`` of row ``b`` (``targets[b, j]``); ``mask`` marks real completion tokens."""
+    token ``j`` of row ``b`` (``targets[b, j]``); ``mask`` marks real completion tokens (the model
+    runs on them) and ``loss_mask`` those of them that take loss: the model's own, not a
+    trajectory's environment and user tokens (without a loss mask, every real completion token)."""
 
     input_ids: torch.Tensor  # [B, L] prompt + completion, right-padded
     positions: torch.Tensor  # [B, C]
     targets: torch.Tensor  # [B, C] completion ids, right-padded
     mask: torch.Tensor  # [B, C] bool
+    loss_mask: torch.Tensor  # [B, C] bool, within mask
 
     @property
     def num_tokens(self) -> int:
@@ -47,13 +50,14 @@ class SequenceBatch:
 @dataclass
 class GroupBatch:
     """Whole groups: each distinct prompt once, then its G completions (row ``g * G + k`` is
-    completion ``k`` of prompt ``g``). ``targets`` and ``mask`` mean what they mean in
+    completion ``k`` of prompt ``g``). ``targets``, ``mask`` and ``loss_mask`` mean what they mean in
     :class:`SequenceBatch`, so the loss code takes either."""
 
     prompt_ids: torch.Tensor  # [N, P] right-padded
     prompt_lengths: torch.Tensor  # [N]
     targets: torch.Tensor  # [N * G, C] completion ids, right-padded
     mask: torch.Tensor  # [N * G, C] bool
+    loss_mask: torch.Tensor  # [N * G, C] bool, within mask
 
     @property
     def num_tokens(self) -> int:
@@ -77,8 +81,12 @@ def collate(
     completions: list[list[int]],
     device: torch.device | str = "cpu",
     pad_id: int = 0,
+    loss_masks: list[list[int]] | None = None,
 ) -> SequenceBatch:
-    """Right-pad ``prompt + completion`` rows and build the completion index (see :class:`SequenceBatch`)."""
+    """Right-pad ``prompt + completion`` rows and build the completion index (see :class:`SequenceBatch`).
+
+    ``loss_masks`` (one 0/1 per completion token, 1 = the model's) leave the rows as they are and
+    mark which tokens take loss; None: all of them."""
     if len(prompts) != len(completions) or not prompts:
         raise ValueError(
             f"need as many prompts as completions (> 0), got {len(prompts)} and {len(completions)}"
@@ -100,7 +108,10 @@ def collate(
         # positions past the completion repeat a valid index (masked out)
         positions[b] = (len(p) - 1 + torch.arange(comp_len)).clamp(max=seq_len - 1)
         mask[b, : len(c)] = True
-    return SequenceBatch(input_ids.to(device), positions.to(device), targets.to(device), mask.to(device))
+    loss_mask = _loss_mask(mask, completions, loss_masks)
+    return SequenceBatch(
+        input_ids.to(device), positions.to(device), targets.to(device), mask.to(device), loss_mask.to(device)
+    )
 
 
 def collate_groups(
@@ -109,8 +120,10 @@ def collate_groups(
     group_size: int,
     device: torch.device | str = "cpu",
     pad_id: int = 0,
+    loss_masks: list[list[int]] | None = None,
 ) -> GroupBatch:
-    """A :class:`GroupBatch` of ``len(prompts)`` groups; ``completions`` is group-major."""
+    """A :class:`GroupBatch` of ``len(prompts)`` groups; ``completions`` (and ``loss_masks``, as in
+    :func:`collate`) group-major."""
     if not prompts or len(completions) != len(prompts) * group_size:
         raise ValueError(
             f"need {group_size} completions for each of {len(prompts)} prompts (> 0), got {len(completions)}"
@@ -123,7 +136,23 @@ def collate_groups(
     targets = _pad([list(c) for c in completions], pad_id, min_width=1)
     mask = _pad([[1] * len(c) for c in completions], 0, min_width=1).bool()
     lengths = torch.tensor([len(p) for p in prompts], dtype=torch.long)
-    return GroupBatch(prompt_ids.to(device), lengths.to(device), targets.to(device), mask.to(device))
+    loss_mask = _loss_mask(mask, completions, loss_masks)
+    return GroupBatch(
+        prompt_ids.to(device), lengths.to(device), targets.to(device), mask.to(device), loss_mask.to(device)
+    )
+
+
+def _loss_mask(
+    mask: torch.Tensor, completions: list[list[int]], loss_masks: list[list[int]] | None
+) -> torch.Tensor:
+    """The completion mask AND the rows' loss masks (a copy of ``mask`` when there are none)."""
+    if loss_masks is None:
+        return mask.clone()
+    if len(loss_masks) != len(completions) or any(
+        len(m) != len(c) for m, c in zip(loss_masks, completions, strict=True)
+    ):
+        raise ValueError("need one loss-mask entry per completion token of every row")
+    return mask & _pad([list(m) for m in loss_masks], 0, min_width=mask.size(1)).bool()
 
 
 def _pad(rows: list[list[int]], value: int, min_width: int = 0) -> torch.Tensor:

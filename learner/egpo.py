@@ -5,6 +5,7 @@ Read top to bottom, this is the algorithm:
     A_i  = (r_i - mean(r)) / (std(r) + eps)                        Eq. 1   group_advantages
     H_t  = -sum_v p_t(v) log p_t(v),  p_t = softmax(logits_t / T)           token_entropy
     E_i  = mean of H_t over the CoT tokens of rollout i            Eq. 4   cot_entropy
+           (of every model turn of a trajectory; think_span_mask)
     A'_i = A_i + min(lambda * E_i, |A_i| / alpha)                  Eq. 5   egpo_advantages
     L    = token-mean of -min(rho A', clip(rho) A') + beta k3(KL)  Eq. 2   policy_loss, kl_k3
 
@@ -56,35 +57,57 @@ def _first_match(ids: torch.Tensor, tag: torch.Tensor, not_before: torch.Tensor)
     return torch.where(hit, starts, T).min(dim=1).values
 
 
+def _first_true(flags: torch.Tensor, not_before: torch.Tensor) -> torch.Tensor:
+    """Index of the first True in each row of ``flags`` at or after ``not_before`` (``[B]``);
+    ``flags.size(1)`` where there is none."""
+    T = flags.size(1)
+    pos = torch.arange(T, device=flags.device).unsqueeze(0)
+    hit = flags & (pos >= not_before.unsqueeze(1))
+    return torch.where(hit, pos, T).min(dim=1).values
+
+
 def think_span_mask(
     completion_ids: torch.Tensor,
     open_ids: list[int],
     close_ids: list[int],
     pad_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The chain-of-thought span of Eq. 4: tokens strictly between the first ``<think>`` and the
-    following ``</think>`` (both given as token-id sequences), tags excluded.
+    """The chain-of-thought spans of Eq. 4: in each turn of a row, the tokens strictly between its
+    first ``<think>`` and the following ``</think>`` (both given as token-id sequences), tags excluded.
 
-    ``completion_ids`` is ``[B, T]``; ``pad_mask`` (True = real token) keeps padding out of the match.
-    A row without a complete think block is all False (egpo-spec.md [decision]: E_i = 0 there).
+    ``completion_ids`` is ``[B, T]``; ``pad_mask`` (True = the model's own token) keeps padding, and in
+    a multi-turn trajectory the environment's and the user's tokens, out of the match. A turn is a run
+    of the model's tokens between them: a single-turn completion is one turn, so its span is its first
+    complete think block; a trajectory has one span per model turn that holds a complete block (a
+    block never crosses a masked token). A row without any is all False (egpo-spec.md [decision]:
+    E_i = 0 there).
     """
     if not open_ids or not close_ids:
         raise ValueError("think_span_mask needs the token ids of both <think> and </think>")
     ids = completion_ids.long()
-    if pad_mask is not None:
-        ids = ids.masked_fill(~pad_mask.bool(), -1)
     B, T = ids.shape
+    own = torch.ones_like(ids, dtype=torch.bool) if pad_mask is None else pad_mask.bool()
+    ids = ids.masked_fill(~own, -1)
     open_tag = torch.tensor(open_ids, dtype=torch.long, device=ids.device)
     close_tag = torch.tensor(close_ids, dtype=torch.long, device=ids.device)
-    start = _first_match(ids, open_tag, torch.zeros(B, dtype=torch.long, device=ids.device)) + len(open_ids)
-    end = _first_match(ids, close_tag, start)
     pos = torch.arange(T, device=ids.device).unsqueeze(0)
-    complete = (end < T).unsqueeze(1)
-    return (pos >= start.unsqueeze(1)) & (pos < end.unsqueeze(1)) & complete
+    spans = torch.zeros_like(own)
+    search = torch.zeros(B, dtype=torch.long, device=ids.device)  # where each row's next turn may start
+    while True:
+        opened = _first_match(ids, open_tag, search)
+        if bool((opened >= T).all()):
+            return spans
+        start = opened + len(open_ids)
+        end = _first_match(ids, close_tag, start)
+        turn_end = _first_true(~own, start)  # the first token after the turn that opened the block
+        complete = (end < turn_end).unsqueeze(1)
+        spans |= (pos >= start.unsqueeze(1)) & (pos < end.unsqueeze(1)) & complete
+        search = torch.where(opened < T, turn_end, T)  # one block per turn: go on after it
 
 
 def cot_entropy(token_entropy: torch.Tensor, span_mask: torch.Tensor) -> torch.Tensor:
-    """Eq. 4: mean token entropy over each rollout's CoT span, ``[B, T] -> [B]``; 0 where the span is empty."""
+    """Eq. 4: mean token entropy over each rollout's CoT span(s) (all its turns' think blocks
+    together), ``[B, T] -> [B]``; 0 where there is none."""
     mask = span_mask.to(token_entropy.dtype)
     return (token_entropy * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 

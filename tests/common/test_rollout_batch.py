@@ -43,11 +43,15 @@ def test_the_shape_and_the_rows_group_major():
         ({"rewards": [[1.0, 0.0], [0.0], [1.0, 1.0]]}, r"one reward per completion .*differing: \[1\]"),
         ({"sampler_logprobs": [[[-0.5], [-0.5, -0.5]]] * 2}, "token for token"),
         ({"sampler_logprobs": [[[-0.5], [-0.5]]] * 3}, r"token for token.*\(0, 1\)"),
+        ({"loss_mask": [[[1], [1, 1]]] * 2}, r"loss_mask must match completion_ids token for token.*2 groups"),
+        ({"loss_mask": [[[1], [1, 0, 1]]] * 3}, r"loss_mask must match completion_ids .*\(0, 1\)"),
+        ({"loss_mask": [[[1], [1, 0]], [[1], [2, 1]], [[0], [1, 1]]]}, r"only 0 .* or 1 .*other values: \[\(1, 1\)\]"),
+        ({"loss_mask": [[[1], [1, 0]], [[0.5], [1, 1]], [[0], [1, 1]]]}, r"only 0 .* or 1 .*\[\(1, 0\)\]"),
         ({"temperature": 0.0}, "temperature must be > 0"),
         ({"staleness": -1}, "staleness must be >= 0"),
     ],
     ids=["empty", "prompts", "reward groups", "uneven groups", "rewards", "sampler groups", "sampler tokens",
-         "temperature", "staleness"],
+         "mask groups", "mask tokens", "mask value 2", "mask value 0.5", "temperature", "staleness"],
 )  # fmt: skip
 def test_a_batch_of_the_wrong_shape_is_refused_when_built(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -87,4 +91,16 @@ def test_it_is_frozen_and_pickles():
     b = batch()
     with pytest.raises(dataclasses.FrozenInstanceError):
         b.staleness = 1  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(b)) == b
+
+
+def test_a_loss_mask_is_optional_flattens_group_major_and_shards_with_its_groups():
+    """Multi-turn trajectories mark their model tokens (1) apart from environment and user tokens (0);
+    without a mask (the default) every completion token is the model's."""
+    assert batch().loss_mask is None and batch().flat_loss_mask() is None
+    masks = [[[1], [1, 0]], [[0], [1, 1]], [[1], [0, 1]]]
+    b = batch(loss_mask=masks)
+    assert b.flat_loss_mask() == [[1], [1, 0], [0], [1, 1], [1], [0, 1]]
+    assert [s.loss_mask for s in b.shard(3)] == [[group] for group in masks]
+    assert all(s.loss_mask is None for s in batch().shard(3))
     assert pickle.loads(pickle.dumps(b)) == b

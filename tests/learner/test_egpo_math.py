@@ -148,6 +148,52 @@ def test_cot_entropy_means_over_the_span_and_is_zero_when_empty():
     assert cot_entropy(h, span).tolist() == [2.5, 0.0]
 
 
+SINGLE_TURN = [
+    [1, 5, 7, 8, 6, 9],
+    [5, 7, 6, 5, 8, 6],
+    [5, 7, 8, 9, 9, 9],
+    [6, 7, 5, 9, 9, 9],
+    [5, 6, 1, 2, 3, 4],
+]
+
+
+def test_a_single_turn_is_one_turn_whether_or_not_it_has_a_loss_mask():
+    ids = torch.tensor(SINGLE_TURN)
+    plain = think_span_mask(ids, OPEN, CLOSE)
+    assert torch.equal(think_span_mask(ids, OPEN, CLOSE, pad_mask=torch.ones_like(ids).bool()), plain)
+
+
+@pytest.mark.parametrize(
+    ("ids", "own", "expected"),
+    [
+        # two model turns with an observation (mask 0) between them: both blocks
+        ([5, 7, 8, 6, 1, 90, 91, 5, 9, 6, 2], [1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1], [0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0]),
+        # tags inside an observation are not the model's: they open and close nothing
+        ([5, 7, 6, 1, 5, 8, 6, 9, 5, 3, 6], [1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1], [0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0]),
+        # a block cut by an observation is no block; the next turn's counts
+        ([5, 7, 8, 90, 9, 6, 5, 3, 6, 2, 2], [1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]),
+        # two blocks in one turn: the first, as in a single turn
+        ([5, 7, 6, 5, 8, 6, 90, 5, 3, 6, 2], [1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1], [0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0]),
+        # three turns, the middle one without a block
+        ([5, 7, 6, 90, 1, 2, 90, 5, 3, 4, 6], [1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1], [0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0]),
+    ],
+    ids=["two turns", "tags in an observation", "cut block", "two blocks in a turn", "three turns"],
+)  # fmt: skip
+def test_think_spans_of_a_trajectory_one_per_model_turn(ids, own, expected):
+    mask = think_span_mask(torch.tensor([ids]), OPEN, CLOSE, pad_mask=torch.tensor([own]).bool())
+    assert mask.int().tolist() == [expected]
+
+
+def test_cot_entropy_of_a_trajectory_is_the_mean_over_all_its_think_blocks():
+    """Eq. 4 on a trajectory: one mean over the think tokens of every model turn (2 + 1 tokens here),
+    not a mean of per-turn means; the observation's tokens between them (entropy 100) count for nothing."""
+    ids = torch.tensor([[5, 7, 8, 6, 1, 90, 91, 5, 9, 6, 2]])
+    own = torch.tensor([[1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1]]).bool()
+    h = torch.tensor([[0.0, 1.0, 2.0, 0.0, 0.0, 100.0, 100.0, 0.0, 6.0, 0.0, 0.0]])
+    span = think_span_mask(ids, OPEN, CLOSE, pad_mask=own)
+    assert cot_entropy(h, span).tolist() == [3.0]  # (1 + 2 + 6) / 3; per-turn means would give 3.75
+
+
 # --- Eq. 2: PPO-clip, k3 KL, token-mean -------------------------------------------------------------
 
 

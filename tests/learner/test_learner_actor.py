@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -297,6 +298,67 @@ def test_the_learners_shortcuts_change_no_number(ray_cluster, tiny_model_dir, rl
         )
         for x, y in zip(*after, strict=True):
             assert x == pytest.approx(y, abs=1e-4)
+    finally:
+        for learner in learners:
+            ray_cluster.kill(learner)
+
+
+def observation_after_think(completion: list[int], tokenizer) -> list[int]:
+    """A loss mask that takes up to three tokens after ``</think>`` (not the last token) for an
+    observation (0); the rest is the model's (1)."""
+    close = tokenizer.encode("</think>")[-1]
+    start = completion.index(close) + 1 if close in completion else len(completion)
+    end = min(start + 3, len(completion) - 1)
+    return [int(not start <= j < end) for j in range(len(completion))]
+
+
+def test_a_trajectory_batch_trains_on_the_models_tokens_only(
+    ray_cluster, tiny_model_dir, tokenizer, rl_batch
+):
+    """Two learners, the same steps. A loss mask of ones (a trajectory of one model turn) gives the
+    single-turn path's numbers, to the bit. Then a few tokens after each think block are marked as
+    an observation (loss mask 0): only the model's tokens are counted, and the sampler log-probs at the
+    observation's tokens are not read (one learner gets NaN there, the other the true values)."""
+    learners = []
+    try:
+        learners = [make_learners(tiny_model_dir, lr=1e-2, kl_coef=0.1)[0] for _ in range(2)]
+        sampler = ray_cluster.get(
+            learners[0].compute_logprobs.remote(rl_batch.flat_prompts(), rl_batch.flat_completions(), 0.7)
+        )
+        batch = with_sampler(rl_batch, [[x - 0.1 for x in row] for row in sampler])
+        ones = grouped([[1] * len(c) for c in rl_batch.flat_completions()])
+        observed = [observation_after_think(c, tokenizer) for c in rl_batch.flat_completions()]
+        nan_there = [
+            [x if keep else float("nan") for x, keep in zip(row, mask, strict=True)]
+            for row, mask in zip(batch.flat_sampler_logprobs(), observed, strict=True)
+        ]
+        steps = [
+            (dataclasses.replace(batch, staleness=s), dataclasses.replace(batch, staleness=s, loss_mask=ones))
+            for s in (0, 1)
+        ]
+        steps.append(
+            (
+                dataclasses.replace(batch, staleness=1, loss_mask=grouped(observed)),
+                with_sampler(batch, nan_there, staleness=1, loss_mask=grouped(observed)),
+            )
+        )
+        keys = ["loss", "pg_loss", "kl", "clip_frac", "grad_norm", "entropy/cot", "entropy/token"]
+        keys += ["adv/mean", "adv/bonus_mean", "logprob_diff/sampler_vs_learner", "tokens"]
+        for plain, masked in steps:
+            a, b = ray_cluster.get(
+                [learners[0].train_step.remote(plain), learners[1].train_step.remote(masked)]
+            )
+            weights = ["is/weight_mean", "is/capped_fraction"] if plain.staleness else []
+            for key in keys + weights:
+                assert a[key] == b[key] and math.isfinite(a[key]), (key, a[key], b[key])
+        assert a["tokens"] == sum(map(sum, observed)) < sum(len(c) for c in rl_batch.flat_completions())
+        after = ray_cluster.get(
+            [
+                learner.compute_logprobs.remote(rl_batch.flat_prompts(), rl_batch.flat_completions())
+                for learner in learners
+            ]
+        )
+        assert after[0] == after[1]
     finally:
         for learner in learners:
             ray_cluster.kill(learner)

@@ -98,6 +98,23 @@ def test_settings_reject_unknown_names_and_bad_values():
     assert LearnerSettings.from_kwargs({"lr": 0.5}).lr == 0.5
 
 
+def test_a_loss_mask_keeps_every_token_in_the_sequence_and_marks_the_models():
+    """A trajectory's observation tokens (loss mask 0) stay in the input and in ``mask`` (the model
+    attends to them); ``loss_mask`` keeps the model's own tokens, and padding is never among them."""
+    mb = collate([[11, 12], [21]], [[31, 90, 91, 32], [41, 42]], loss_masks=[[1, 0, 0, 1], [1, 1]])
+    assert mb.input_ids.tolist() == [[11, 12, 31, 90, 91, 32], [21, 41, 42, 0, 0, 0]]
+    assert mb.mask.int().tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    assert mb.loss_mask.int().tolist() == [[1, 0, 0, 1], [1, 1, 0, 0]]
+    groups = collate_groups([[11], [21]], [[31, 90], [32], [41], [42, 90, 43]], 2,
+                            loss_masks=[[1, 0], [1], [1], [1, 0, 1]])  # fmt: skip
+    assert groups.mask.int().tolist() == [[1, 1, 0], [1, 0, 0], [1, 0, 0], [1, 1, 1]]
+    assert groups.loss_mask.int().tolist() == [[1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 1]]
+    assert groups.model_inputs()["completion_mask"] is groups.mask  # attention covers every token
+    assert torch.equal(collate([[1]], [[2, 3]]).loss_mask, collate([[1]], [[2, 3]]).mask)  # no mask: all
+    with pytest.raises(ValueError, match="one loss-mask entry per completion token"):
+        collate([[1]], [[2, 3]], loss_masks=[[1]])
+
+
 def test_masked_dummy_batch_shape():
     mb = collate([[1, 2]], [[3]])
     assert mb.mask.dtype == torch.bool and mb.targets.shape == (1, 1)
