@@ -51,7 +51,13 @@ PLACEMENT = [
     "learner.cpus_per_learner=1",
     "reward.cpus_per_actor=0.1",
 ]
-QUIET = ["train.eval_every=0", "train.eval_limit=1", "train.checkpoint_every=0", "logging.tensorboard=false"]
+QUIET = [
+    "train.eval_every=0",
+    "train.eval_limit=1",
+    "train.checkpoint_every=0",
+    "logging.tensorboard=false",
+    "algorithm.spread_filter_samples=0",  # screening runs before the first step: no step's time
+]
 PARTS = ["generate", "score", "recompute", "update", "weight_sync", "overhead"]
 WARMUP_STEPS = 2
 

@@ -31,6 +31,7 @@ MATCHED = [
     "algorithm.adv_eps=1e-4",  # TRL's fixed epsilon in (r - mean) / (std + eps)
     "algorithm.ppo_epochs=1",
     "algorithm.dynamic_sampling=false",
+    "algorithm.spread_filter_samples=0",
     "rollout.temperature=1.0",
     "rollout.top_p=1.0",
     "learner.lr_schedule=constant",

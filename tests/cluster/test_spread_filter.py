@@ -35,7 +35,8 @@ def _cfg(*overrides: str):
 def test_off_keeps_every_prompt_and_samples_nothing(tmp_path):
     prompts = six_prompts()
     rollout = FakeRollout(prompts, split={0})
-    kept = spread_filter(prompts, load_config(), rollout, FakeRewardPool(), tmp_path)
+    off = load_config(overrides=["algorithm.spread_filter_samples=0"])
+    kept = spread_filter(prompts, off, rollout, FakeRewardPool(), tmp_path)
     assert kept == prompts and rollout.asked == []
     assert not (tmp_path / RECORD_FILE).exists()
 

@@ -163,6 +163,7 @@ def test_tiny_run_as_a_ray_job_exports_metrics(head_node, tmp_path):
         "rollout.max_new_tokens=16",
         "learner.micro_batch_size=8",
         "model.warm_start_sft_steps=0",
+        "algorithm.spread_filter_samples=0",
         "model.tiny_hidden_size=64",
         "model.tiny_num_heads=2",
         "model.tiny_num_kv_heads=1",

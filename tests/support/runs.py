@@ -30,6 +30,7 @@ SMALL_RUN = [
     "rollout.max_new_tokens=24",
     "learner.micro_batch_size=8",
     "model.warm_start_sft_steps=2",
+    "algorithm.spread_filter_samples=0",  # a 2-step warm start gets no prompt right to screen for
     "train.eval_limit=8",
     "train.checkpoint_every=1",
     "cluster.num_cpus=2",
