@@ -51,3 +51,5 @@ def registered() -> list[str]:
 
 def _load_builtin() -> None:
     import envs.bfcl  # noqa: F401  (registers "bfcl")
+    import envs.cart  # noqa: F401  (registers "cart")
+    import envs.files  # noqa: F401  (registers "files")
