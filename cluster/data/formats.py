@@ -31,6 +31,12 @@ def json_field(record: dict[str, Any], key: str, where: str) -> Any:
 def require_object(record: Any, where: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise MalformedRecordError(where, f"expected a JSON object, got {type(record).__name__}")
+    if "env" in record and "initial_config" in record:
+        raise MalformedRecordError(
+            where,
+            f"a multi-turn task over the {record['env']!r} environment: the single-turn loaders do not "
+            "take these; read them with cluster.synthetic.multiturn.load_tasks",
+        )
     return record
 
 

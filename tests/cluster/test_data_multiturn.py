@@ -125,3 +125,15 @@ def test_load_tasks_refuses_a_task_whose_ground_truth_fails(tmp_path):
     path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "env": "nowhere"}) + "\n")
     with pytest.raises(ValueError, match=r":2: .*unknown environment"):
         load_tasks(path)
+
+
+@pytest.mark.parametrize("fmt", ["egpo", "chat"])
+def test_single_turn_loaders_refuse_a_multi_turn_task_and_name_the_reader(tmp_path, fmt):
+    from cluster.data import load_samples
+    from cluster.data.validate import MalformedRecordError
+
+    path = tmp_path / "mt.jsonl"
+    path.write_text(json.dumps(tasks("val")[0]) + "\n")
+    with pytest.raises(MalformedRecordError, match=r"mt\.jsonl:1: a multi-turn task .*load_tasks"):
+        load_samples(path, fmt)
+    assert load_samples(path, fmt, skip_invalid=True).samples == []
