@@ -1,9 +1,9 @@
 """Environments by name, so configs and users can pick and add them.
 
-@register("cart")
-class CartEnv(ToolEnv): ...
+@register("shop")
+class ShopEnv(ToolEnv): ...
 
-env = make("cart", max_calls=20)
+env = make("shop", max_calls=20)
 """
 
 from __future__ import annotations

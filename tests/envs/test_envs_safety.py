@@ -193,7 +193,7 @@ def test_the_readme_environment_example_runs_as_printed():
     ]
     assert len(example.splitlines()) <= 45
     namespace: dict = {}
-    exec(compile(example.replace('"cart"', '"cart-readme"'), "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(example.replace('"shop"', '"shop-readme"'), "README.md", "exec"), namespace)  # noqa: S102
     env = namespace["env"]
     assert env.step(parse_calls("[total(), add_item(name='bread'), checkout()]")) == [
         "3.10", "bread: 1 in the cart", "Error during execution: cannot checkout()"
