@@ -16,7 +16,9 @@ call; the next turn, ``[]``, reveals the function and its calls follow).
 
 Validation holds out phrasings: every request, missing-value and supply kind has its last
 phrasing kept for validation (``generate.held_out``), so no validation phrasing occurs in
-training. ``python -m cluster.synthetic.multiturn --seed 0 --out data/`` writes
+training. Its values (names, texts, products, addresses) come from the training pools; a second
+slice, ``unseen_values`` (``"slice"`` on each task), draws them from held-out pools, none of
+which occurs in training. ``python -m cluster.synthetic.multiturn --seed 0 --out data/`` writes
 ``multiturn_train.jsonl.gz`` and ``multiturn_val.jsonl``; the same seed and sizes give the same bytes.
 """
 
@@ -39,30 +41,55 @@ from envs.stateful import StatefulEnv, ground_truth_calls, replay_ground_truth
 
 CATEGORIES = ("multi_turn_base", "multi_turn_miss_param", "multi_turn_miss_func")
 ENVS = ("files", "cart")
-DEFAULT_SIZES = {"train": 2000, "val": 200}
+DEFAULT_SIZES = {"train": 2000, "val": 200, "unseen": 100}
 
-FOLDERS = (
-    "reports", "archive", "drafts", "photos", "music", "taxes", "recipes", "projects", "backup",
-    "school", "invoices", "travel",
-)  # fmt: skip
-FILES = (
-    "notes.txt", "todo.md", "budget.csv", "letter.txt", "ideas.md", "log.txt", "plan.txt",
-    "summary.md", "draft.txt", "list.csv", "minutes.txt", "readme.md",
-)  # fmt: skip
-CONTENTS = (
-    "buy milk", "call Sam at five", "rent is due Friday", "meeting moved to Monday", "pack the tent",
-    "water the plants", "book the dentist", "send the slides", "renew the passport", "pay the gas bill",
-)  # fmt: skip
-PRODUCTS = {
-    "apple": 125, "banana": 45, "bread": 350, "coffee": 899, "eggs": 420, "milk": 199, "rice": 275,
-    "soap": 150, "tea": 560, "pasta": 230, "cheese": 640, "honey": 710,
+
+@dataclass(frozen=True)
+class Pools:
+    """The values tasks draw: names, texts, products (price in cents) and addresses."""
+
+    folders: tuple[str, ...]
+    files: tuple[str, ...]
+    contents: tuple[str, ...]
+    products: dict[str, int]
+    addresses: tuple[str, ...]
+
+
+# "train": what training and the main validation draw; "held_out": only the unseen_values slice.
+POOLS = {
+    "train": Pools(
+        folders=(
+            "reports", "archive", "drafts", "photos", "music", "taxes", "recipes", "projects",
+            "backup", "school", "invoices", "travel",
+        ),
+        files=(
+            "notes.txt", "todo.md", "budget.csv", "letter.txt", "ideas.md", "log.txt", "plan.txt",
+            "summary.md", "draft.txt", "list.csv", "minutes.txt", "readme.md",
+        ),
+        contents=(
+            "buy milk", "call Sam at five", "rent is due Friday", "meeting moved to Monday",
+            "pack the tent", "water the plants", "book the dentist", "send the slides",
+            "renew the passport", "pay the gas bill",
+        ),
+        products={
+            "apple": 125, "banana": 45, "bread": 350, "coffee": 899, "eggs": 420, "milk": 199,
+            "rice": 275, "soap": 150, "tea": 560, "pasta": 230, "cheese": 640, "honey": 710,
+        },
+        addresses=(
+            "12 Oak Street", "4 Harbour Road", "77 Elm Avenue", "9 Mill Lane", "150 King Street",
+            "3 Birch Close", "21 Station Road", "8 Park Row",
+        ),
+    ),
+    "held_out": Pools(
+        folders=("garden", "letters", "receipts", "videos", "clients"),
+        files=("agenda.txt", "memo.md", "prices.csv", "diary.txt", "goals.md", "contacts.csv"),
+        contents=("fix the bike", "order more paper", "feed the cat", "return the library books", "buy a birthday card"),
+        products={"yogurt": 310, "butter": 480, "oats": 260, "jam": 390, "salt": 99, "lemons": 180, "flour": 220},
+        addresses=("5 Cedar Way", "40 River Street", "18 Hill Road"),
+    ),
 }  # fmt: skip
-ADDRESSES = (
-    "12 Oak Street", "4 Harbour Road", "77 Elm Avenue", "9 Mill Lane", "150 King Street",
-    "3 Birch Close", "21 Station Road", "8 Park Row",
-)  # fmt: skip
+UNSEEN_VALUES = "unseen_values"  # the validation slice whose values never occur in training
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
-REVEAL = "I have updated some more functions you can choose from. What about now?"  # BFCL's reveal line
 
 
 Calls = list[tuple[str, dict[str, Any]]]
@@ -81,7 +108,7 @@ class Kind:
     env: str
     topic: str
     phrasings: tuple[str, ...]
-    plan: Callable[[random.Random, Any], tuple[dict[str, str], Calls] | None]
+    plan: Callable[[random.Random, Any, Pools], tuple[dict[str, str], Calls] | None]
     absent: str = ""
     missing: tuple[str, ...] = ()
     supply: tuple[str, ...] = ()
@@ -103,9 +130,9 @@ def _new_name(rng: random.Random, pool: tuple[str, ...], taken: list[str]) -> st
     return rng.choice(free) if free else None
 
 
-def plan_mkdir_mv(rng, fs):
+def plan_mkdir_mv(rng, fs, pools):
     files, dirs = _here(fs)
-    folder = _new_name(rng, FOLDERS, files + dirs)
+    folder = _new_name(rng, pools.folders, files + dirs)
     if not files or folder is None:
         return None
     file = rng.choice(files)
@@ -115,7 +142,7 @@ def plan_mkdir_mv(rng, fs):
     ]
 
 
-def plan_cd_ls(rng, fs):
+def plan_cd_ls(rng, fs, pools):
     _, dirs = _here(fs)
     if not dirs:
         return None
@@ -123,13 +150,13 @@ def plan_cd_ls(rng, fs):
     return {"folder": folder}, [("cd", {"folder": folder}), ("ls", {})]
 
 
-def plan_up_ls(rng, fs):
+def plan_up_ls(rng, fs, pools):
     if not fs.cwd:
         return None
     return {}, [("cd", {"folder": ".."}), ("ls", {})]
 
 
-def plan_read(rng, fs):
+def plan_read(rng, fs, pools):
     files, _ = _here(fs)
     if not files:
         return None
@@ -137,18 +164,18 @@ def plan_read(rng, fs):
     return {"file": file}, [("read_file", {"name": file})]
 
 
-def plan_write(rng, fs):
+def plan_write(rng, fs, pools):
     files, dirs = _here(fs)
-    file = _new_name(rng, FILES, files + dirs)
+    file = _new_name(rng, pools.files, files + dirs)
     if file is None:
         return None
-    content = rng.choice(CONTENTS)
+    content = rng.choice(pools.contents)
     return {"file": file, "content": content}, [("write_file", {"name": file, "content": content})]
 
 
-def plan_rename(rng, fs):
+def plan_rename(rng, fs, pools):
     files, dirs = _here(fs)
-    new = _new_name(rng, FILES, files + dirs)
+    new = _new_name(rng, pools.files, files + dirs)
     if not files or new is None:
         return None
     file = rng.choice(files)
@@ -259,13 +286,13 @@ def _count(rng: random.Random) -> int:
     return rng.randint(1, 4)
 
 
-def plan_add(rng, cart):
+def plan_add(rng, cart, pools):
     item = rng.choice(sorted(cart.catalog))
     count = _count(rng)
     return {"item": item, "count": NUMBER_WORDS[count]}, [("add_item", {"item": item, "quantity": count})]
 
 
-def plan_add_two(rng, cart):
+def plan_add_two(rng, cart, pools):
     first, second = rng.sample(sorted(cart.catalog), 2)
     a, b = _count(rng), _count(rng)
     slots = {"item": first, "count": NUMBER_WORDS[a], "item2": second, "count2": NUMBER_WORDS[b]}
@@ -275,25 +302,25 @@ def plan_add_two(rng, cart):
     ]
 
 
-def plan_remove(rng, cart):
+def plan_remove(rng, cart, pools):
     if not cart.cart:
         return None
     item = rng.choice(sorted(cart.cart))
     return {"item": item}, [("remove_item", {"item": item})]
 
 
-def plan_view(rng, cart):
+def plan_view(rng, cart, pools):
     return {}, [("view_cart", {})]
 
 
-def plan_prices(rng, cart):
+def plan_prices(rng, cart, pools):
     return {}, [("list_products", {})]
 
 
-def plan_checkout(rng, cart):
+def plan_checkout(rng, cart, pools):
     if not cart.cart:
         return None
-    address = rng.choice(ADDRESSES)
+    address = rng.choice(pools.addresses)
     return {"address": address}, [("checkout", {"address": address})]
 
 
@@ -381,16 +408,17 @@ def _cart_kinds() -> tuple[Kind, ...]:
 KINDS: dict[str, tuple[Kind, ...]] = {"files": _file_kinds(), "cart": _cart_kinds()}
 
 
-def initial_config(rng: random.Random, env: str) -> dict[str, Any]:
+def initial_config(rng: random.Random, env: str, pools: Pools) -> dict[str, Any]:
     """A small random starting state for ``env``, keyed by its backend class (BFCL's shape)."""
     if env == "files":
-        names = rng.sample(FILES, rng.randint(2, 4))
-        root: dict[str, Any] = {name: rng.choice(CONTENTS) for name in names}
-        for folder in rng.sample(FOLDERS, rng.randint(1, 2)):
-            inside = rng.choice([n for n in FILES if n not in names])
-            root[folder] = {inside: rng.choice(CONTENTS)} if rng.random() < 0.6 else {}
+        names = rng.sample(pools.files, rng.randint(2, 4))
+        root: dict[str, Any] = {name: rng.choice(pools.contents) for name in names}
+        for folder in rng.sample(pools.folders, rng.randint(1, 2)):
+            inside = rng.choice([n for n in pools.files if n not in names])
+            root[folder] = {inside: rng.choice(pools.contents)} if rng.random() < 0.6 else {}
         return {"FileSystem": {"root": root, "cwd": "/"}}
-    catalog = {item: PRODUCTS[item] for item in sorted(rng.sample(sorted(PRODUCTS), rng.randint(5, 7)))}
+    products = pools.products
+    catalog = {item: products[item] for item in sorted(rng.sample(sorted(products), rng.randint(5, 7)))}
     cart = {rng.choice(sorted(catalog)): rng.randint(1, 3)} if rng.random() < 0.5 else {}
     return {"Cart": {"catalog": catalog, "cart": cart, "orders": []}}
 
@@ -409,18 +437,20 @@ def calls_reference(kind: Kind, calls: Calls) -> str:
 
 
 class TaskWriter:
-    """Writes the tasks of one split from a seeded RNG (``split`` picks the phrasings)."""
+    """Writes the tasks of one split from a seeded RNG: ``split`` picks the phrasings, ``values``
+    the side of the value pools ("train", or "held_out" for the unseen_values slice)."""
 
-    def __init__(self, rng: random.Random, split: str) -> None:
+    def __init__(self, rng: random.Random, split: str, values: str = "train") -> None:
         self.rng = rng
         self.split = split
+        self.pools = POOLS[values]
 
     def phrase(self, options: tuple[str, ...], slots: dict[str, str]) -> str:
         return self.rng.choice(held_out(options, self.split)).format(**slots)
 
     def task(self, env_name: str, category: str, turns: int) -> dict[str, Any] | None:
         """One task of ``turns`` requests (a miss turn adds one turn); None when the plan got stuck."""
-        config = initial_config(self.rng, env_name)
+        config = initial_config(self.rng, env_name, self.pools)
         env = make(env_name)
         assert isinstance(env, StatefulEnv)
         env.reset({"initial_config": config})
@@ -473,7 +503,7 @@ class TaskWriter:
         for kind in options:
             if index == miss_at and category == "multi_turn_miss_param" and not kind.absent:
                 continue
-            planned = kind.plan(self.rng, env.backend)
+            planned = kind.plan(self.rng, env.backend, self.pools)
             if planned is None:
                 continue
             names = {name for name, _ in planned[1]}
@@ -491,13 +521,19 @@ class TaskWriter:
         task["reference"].append(reference)
 
 
-def generate_split(split: str, count: int, seed: int = 0) -> list[dict[str, Any]]:
+def generate_split(split: str, count: int, seed: int = 0, values: str = "train") -> list[dict[str, Any]]:
     """``count`` distinct tasks of ``split`` ("train" or "val"), environments and categories drawn
-    uniformly, 2-4 request turns each; the same arguments give the same tasks."""
-    if split not in ("train", "val"):
-        raise ValueError(f"split {split!r}: expected 'train' or 'val'")
-    rng = random.Random(f"multiturn-{seed}-{split}")
-    writer = TaskWriter(rng, split)
+    uniformly, 2-4 request turns each; the same arguments give the same tasks. ``values="held_out"``
+    (validation only) draws every value from the held-out pools and tags the tasks ``unseen_values``."""
+    if split not in ("train", "val") or values not in POOLS or (split, values) == ("train", "held_out"):
+        raise ValueError(
+            f"split {split!r}, values {values!r}: expected train/train, val/train or val/held_out"
+        )
+    rng = random.Random(f"multiturn-{seed}-{split}-{values}")
+    writer = TaskWriter(rng, split, values)
+    prefix, extra = (
+        (f"mt_{split}", {}) if values == "train" else (f"mt_{split}_unseen", {"slice": UNSEEN_VALUES})
+    )
     tasks: list[dict[str, Any]] = []
     seen: set[str] = set()
     attempts = 0
@@ -512,7 +548,7 @@ def generate_split(split: str, count: int, seed: int = 0) -> list[dict[str, Any]
         if key in seen:
             continue
         seen.add(key)
-        tasks.append({"id": f"mt_{split}_{len(tasks)}", **task})
+        tasks.append({"id": f"{prefix}_{len(tasks)}", **task, **extra})
     return tasks
 
 
@@ -576,6 +612,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("data"))
     parser.add_argument("--train", type=int, default=DEFAULT_SIZES["train"], help="training tasks")
     parser.add_argument("--val", type=int, default=DEFAULT_SIZES["val"], help="validation tasks")
+    parser.add_argument(
+        "--unseen", type=int, default=DEFAULT_SIZES["unseen"], help="unseen_values tasks (in val)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for split, count, name in (
@@ -583,6 +622,8 @@ def main(argv: list[str] | None = None) -> None:
         ("val", args.val, "multiturn_val.jsonl"),
     ):
         tasks = generate_split(split, count, args.seed)
+        if split == "val":
+            tasks += generate_split(split, args.unseen, args.seed, values="held_out")
         for task in tasks:
             check_task(task)
         write_jsonl(tasks, args.out / name)

@@ -11,6 +11,8 @@ import pytest
 
 from cluster.synthetic.multiturn import (
     CATEGORIES,
+    POOLS,
+    UNSEEN_VALUES,
     check_task,
     generate_split,
     load_tasks,
@@ -25,7 +27,14 @@ THINK = re.compile(r"^<think>[^<]+</think>(.+)$", re.S)
 
 @cache
 def tasks(split: str) -> tuple[dict, ...]:
+    if split == "unseen":
+        return tuple(generate_split("val", 100, seed=0, values="held_out"))
     return tuple(generate_split(split, 300 if split == "train" else 150, seed=0))
+
+
+def held_out_values() -> list[str]:
+    pools = POOLS["held_out"]
+    return [*pools.folders, *pools.files, *pools.contents, *pools.products, *pools.addresses]
 
 
 def user_texts(task: dict) -> list[str]:
@@ -53,7 +62,25 @@ def test_no_validation_phrasing_occurs_in_training():
     assert not set(train_texts) & set(val_texts)
 
 
-@pytest.mark.parametrize("split", ["train", "val"])
+def test_unseen_values_slice_uses_only_values_training_never_has():
+    train_text = "\n".join(json.dumps(task) for task in tasks("train"))
+    held = held_out_values()
+    assert not [value for value in held if re.search(rf"\b{re.escape(value)}\b", train_text)]
+    unseen = tasks("unseen")
+    assert all(task["slice"] == UNSEEN_VALUES and task["id"].startswith("mt_val_unseen_") for task in unseen)
+    assert all("slice" not in task for task in tasks("train") + tasks("val"))
+    for task in unseen:
+        state = task["initial_config"]
+        if "Cart" in state:
+            assert set(state["Cart"]["catalog"]) <= set(POOLS["held_out"].products)
+        else:
+            root = state["FileSystem"]["root"]
+            assert set(root) <= set(held)
+    with pytest.raises(ValueError):
+        generate_split("train", 5, values="held_out")
+
+
+@pytest.mark.parametrize("split", ["train", "val", "unseen"])
 def test_every_task_replays_its_ground_truth_without_an_error(split):
     for task in tasks(split):
         replayed = replay_ground_truth(task)
@@ -62,7 +89,7 @@ def test_every_task_replays_its_ground_truth_without_an_error(split):
         check_task(task)
 
 
-@pytest.mark.parametrize("split", ["train", "val"])
+@pytest.mark.parametrize("split", ["train", "val", "unseen"])
 def test_shape_categories_and_references(split):
     seen = set()
     for task in tasks(split):
