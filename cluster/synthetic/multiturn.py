@@ -1,8 +1,8 @@
 """Multi-turn tasks over our own environments (``envs.files``, ``envs.cart``), with a held-out validation split.
 
 A task is one sample in the BFCL multi-turn entry shape (``envs.stateful``): ``id``, ``env``,
-``involved_classes``, ``initial_config``, ``question`` (2-4 user turns; ``[]`` is a turn that only
-reveals held-back functions), ``ground_truth`` (call strings per turn; ``[]`` when the model must
+``involved_classes``, ``initial_config``, ``question`` (2-4 requests, one more turn on miss
+tasks; ``[]`` is a turn that only reveals held-back functions), ``ground_truth`` (call strings per turn; ``[]`` when the model must
 not call), ``missed_function`` (``{turn: [names]}``), ``category`` and ``reference`` (per turn, a
 correct first model step in the paper's format: ``<think>...</think>[calls]`` or
 ``<think>...</think>text``). Later turns depend on earlier ones (a folder made in turn 1 is
@@ -496,7 +496,15 @@ class TaskWriter:
                 return None
         return task
 
-    def plan(self, kinds, env, index, miss_at, category, hidden):
+    def plan(
+        self,
+        kinds: tuple[Kind, ...],
+        env: StatefulEnv,
+        index: int,
+        miss_at: int,
+        category: str,
+        hidden: str | None,
+    ) -> tuple[Kind, dict[str, str], Calls] | None:
         """A kind that fits the state, with its slots and calls; None when none fits."""
         options = list(kinds)
         self.rng.shuffle(options)
