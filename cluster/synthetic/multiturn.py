@@ -2,10 +2,10 @@
 
 A task is one sample in the BFCL multi-turn entry shape (``envs.stateful``): ``id``, ``env``,
 ``involved_classes``, ``initial_config``, ``question`` (2-4 requests, one more turn on miss
-tasks; ``[]`` is a turn that only reveals held-back functions), ``ground_truth`` (call strings per turn; ``[]`` when the model must
-not call), ``missed_function`` (``{turn: [names]}``), ``category`` and ``reference`` (per turn, a
-correct first model step in the paper's format: ``<think>...</think>[calls]`` or
-``<think>...</think>text``). Later turns depend on earlier ones (a folder made in turn 1 is
+tasks; ``[]`` is a turn that only reveals held-back functions), ``ground_truth`` (call strings
+per turn; ``[]`` when the model must not call), ``missed_function`` (``{turn: [names]}``),
+``category`` and ``reference`` (per turn, a correct first model step in the paper's format:
+``<think>...</think>[calls]`` or ``<think>...</think>text``). Later turns depend on earlier ones (a folder made in turn 1 is
 listed in turn 2; the cart filled in turn 1 is checked out in turn 3): each turn is planned from
 the state the ground truth of the turns before it leaves, played on the environment itself.
 
