@@ -94,6 +94,17 @@ class RunConfig(Section):
                 trn.prompts_per_step,
                 f"a multiple of learner.num_learners ({lrn.num_learners}): each learner takes whole groups",
             ),
+            (
+                not (
+                    alg.spread_filter_samples
+                    and self.model.path == "tiny"
+                    and not self.model.warm_start_sft_steps
+                ),
+                "algorithm.spread_filter_samples",
+                alg.spread_filter_samples,
+                "0 when the tiny model has no warm start (model.warm_start_sft_steps=0): a random model "
+                "gets no prompt right, so no prompt has spread",
+            ),
         ]
         clu, rew = self.cluster, self.reward
         if clu.address == "local" and clu.num_cpus is not None:

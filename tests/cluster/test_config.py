@@ -160,3 +160,11 @@ def test_a_run_that_fails_before_any_work_leaves_no_run_folder(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "data.train_path='data/no-such-file.jsonl': data file" in result.stderr
     assert not (tmp_path / "gone").exists()
+
+
+def test_the_spread_filter_needs_a_warm_start_on_the_tiny_model():
+    with pytest.raises(
+        ConfigError, match=r"algorithm.spread_filter_samples=8: expected 0 when the tiny model"
+    ):
+        load_config("tiny", ["model.warm_start_sft_steps=0"])
+    assert load_config("tiny", ["model.warm_start_sft_steps=0", "algorithm.spread_filter_samples=0"])
