@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.base import EnvCall, ToolEnv
-from envs.calls import CallSyntaxError, parse_calls
+from envs.calls import parse_ground_truth_strings
 from envs.executor import ERROR_PREFIX, SafeExecutor
 from envs.registry import register
 
@@ -226,13 +226,7 @@ def public_attributes(instance: object) -> dict[str, Any]:
 
 def parse_ground_truth(strings: list[str]) -> list[EnvCall]:
     """BFCL's ground-truth call strings, read by the same grammar as the model's calls."""
-    calls = []
-    for text in strings:
-        try:
-            calls.extend(parse_calls(text))
-        except CallSyntaxError as error:
-            raise BfclEnvError(f"a ground-truth call outside the grammar: {text!r} ({error})") from None
-    return calls
+    return parse_ground_truth_strings(strings, BfclEnvError)
 
 
 __all__ = ["ERROR_PREFIX", "BfclEnv", "TurnCheck", "function_docs", "load_entries"]

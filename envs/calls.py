@@ -41,6 +41,18 @@ def parse_calls(text: str) -> list[EnvCall]:
         raise CallSyntaxError(str(error) or "not a literal") from None
 
 
+def parse_ground_truth_strings(strings: list[str], error: type[Exception]) -> list[EnvCall]:
+    """A turn's ground-truth call strings, read by the grammar the model's calls go through; one
+    outside it is a bug in the data, raised as ``error``."""
+    calls = []
+    for text in strings:
+        try:
+            calls.extend(parse_calls(text))
+        except CallSyntaxError as problem:
+            raise error(f"a ground-truth call outside the grammar: {text!r} ({problem})") from None
+    return calls
+
+
 def _call(node: ast.Call) -> EnvCall:
     if type(node.func) is not ast.Name:
         raise CallSyntaxError("a call target that is not a plain name")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from envs.base import EnvCall, ToolEnv
-from envs.calls import CallSyntaxError, parse_calls
+from envs.calls import parse_ground_truth_strings
 from envs.executor import ERROR_PREFIX, SafeExecutor
 
 
@@ -104,13 +104,7 @@ class TurnReplay:
 
 def ground_truth_calls(strings: list[str]) -> list[EnvCall]:
     """A turn's ground-truth call strings, read by the grammar the model's calls go through."""
-    calls = []
-    for text in strings:
-        try:
-            calls.extend(parse_calls(text))
-        except CallSyntaxError as error:
-            raise StatefulEnvError(f"a ground-truth call outside the grammar: {text!r} ({error})") from None
-    return calls
+    return parse_ground_truth_strings(strings, StatefulEnvError)
 
 
 def replay_ground_truth(sample: dict[str, Any], turns: int | None = None) -> list[TurnReplay]:
