@@ -13,6 +13,9 @@ reward and CoT-entropy curves with standard-error bands to ``benchmarks/results/
 
     .venv/bin/python benchmarks/ablation.py                    # 3 seeds x 2, about 45 min on 2 cores
     .venv/bin/python benchmarks/ablation.py --seeds 0 1 2 3 --set train.steps=60
+
+Each finished run is appended to ``ablation.partial.jsonl`` beside the output: a rerun after a
+crash or a timeout keeps those (same preset and overrides) and runs only the rest.
 """
 
 from __future__ import annotations
@@ -164,11 +167,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "ablation.json")
     args = parser.parse_args(argv)
 
+    progress = args.out.with_suffix(".partial.jsonl")  # finished runs: a rerun picks up from them
+    done = finished_runs(progress, args.preset, args.set)
     runs = []
     with tempfile.TemporaryDirectory(prefix="egpo-ablation-") as tmp:
         for seed in args.seeds:
             for coef in ARMS.values():
-                runs.append(run_arm(args.preset, seed, coef, args.set, Path(tmp), args.timeout))
+                if (seed, coef) in done:
+                    print(f"ablation: seed{seed}-coef{coef:g}: kept from {progress}", flush=True)
+                    runs.append(done[seed, coef])
+                    continue
+                run = run_arm(args.preset, seed, coef, args.set, Path(tmp), args.timeout)
+                progress.parent.mkdir(parents=True, exist_ok=True)
+                with progress.open("a") as out:
+                    out.write(json.dumps({"preset": args.preset, "overrides": args.set, **run}) + "\n")
+                runs.append(run)
     summary = summarise(runs)
     print(table(summary))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +200,20 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(result, indent=1))
     chart = args.out.with_suffix(".png")
     plot(summary, chart)
+    progress.unlink(missing_ok=True)
     print(f"ablation: wrote {args.out} and {chart}")
+
+
+def finished_runs(progress: Path, preset: str, overrides: list[str]) -> dict[tuple[int, float], dict]:
+    """The runs an interrupted invocation with the same preset and overrides finished."""
+    if not progress.exists():
+        return {}
+    done = {}
+    for line in progress.read_text().splitlines():
+        record = json.loads(line)
+        if record.pop("preset") == preset and record.pop("overrides") == overrides:
+            done[record["seed"], record["entropy_coef"]] = record
+    return done
 
 
 if __name__ == "__main__":
