@@ -126,7 +126,7 @@ class Trajectory:
     def record(self) -> dict[str, Any]:
         record = {
             "id": self.entry["id"],
-            "category": self.entry["id"].rsplit("_", 1)[0],
+            "category": self.entry.get("category") or self.entry["id"].rsplit("_", 1)[0],
             "correct": bool(self.correct),
             "reason": self.reason,
             "turns": len(self.entry["question"]),
