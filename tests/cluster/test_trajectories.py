@@ -111,3 +111,16 @@ def test_trajectories_become_masked_completions_with_the_trajectory_reward(tiny_
     assert metrics["multiturn/observation_tokens"] > 0 and metrics["multiturn/model_tokens"] > 0
     assert metrics["multiturn/turn_pass_rate"] > 0.4 and metrics["multiturn/success"] == 0.5
     assert metrics["multiturn/turns_per_trajectory"] >= 1.5
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"reward": {"output_format": "hermes"}}, "reward.output_format"),
+        ({"model": {"warm_start_sft_steps": 5}}, "data.warm_start_path"),
+    ],
+)
+def test_multi_turn_config_names_what_it_needs(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        RunConfig.model_validate({"data": {"multi_turn": True}, **overrides})
+    RunConfig.model_validate(overrides)  # fine for single-turn samples
