@@ -73,9 +73,15 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
             val_prompts = render_all(val_samples, tokenizer, cfg, "validation")
         if cfg.train.eval_limit:
             val_prompts = val_prompts[: cfg.train.eval_limit]
-        warm_prompts = (
-            render_all(warm_samples, tokenizer, cfg, "warm start") if warm_samples else train_prompts
-        )
+        if warm_samples:
+            warm_prompts = render_all(warm_samples, tokenizer, cfg, "warm start")
+        elif multi_turn and cfg.model.warm_start_sft_steps:
+            from cluster.data.tasks import reference_steps
+
+            warm_prompts = reference_steps(train_tasks, tokenizer, cfg)
+            say(f"Warm start: {len(warm_prompts)} reference steps of {len(train_tasks)} multi-turn tasks")
+        else:
+            warm_prompts = train_prompts
         longest = max(len(p.ids) for p in train_prompts + val_prompts)
         plan = memory_plan(cfg, longest, host_memory(cfg), model_dir)
         say(plan.table())

@@ -147,7 +147,8 @@ class DataConfig(Section):
         "trajectory (the model's steps, the environment's results and the next user turns), trained "
         "on the model's tokens only, with the strict trajectory reward (every user turn passes its state "
         "check, every model step is think-then-answer). The warm start reads data.warm_start_path "
-        "(single-turn samples in data.format). Default False (single-turn samples).",
+        "(single-turn samples in data.format) when set, else every step of the training tasks' "
+        "reference plays. Default False (single-turn samples).",
     )
     format: Literal["egpo", "bfcl", "xlam", "chat"] = Field(
         "egpo",

@@ -103,13 +103,6 @@ class RunConfig(Section):
                     self.reward.output_format,
                     "'python' with data.multi_turn=true (trajectories are played in the paper's format)",
                 ),
-                (
-                    not self.model.warm_start_sft_steps or self.data.warm_start_path is not None,
-                    "data.warm_start_path",
-                    self.data.warm_start_path,
-                    "single-turn samples for the warm start when data.multi_turn=true and "
-                    "model.warm_start_sft_steps > 0",
-                ),
             ]
         clu, rew = self.cluster, self.reward
         if clu.address == "local" and clu.num_cpus is not None:

@@ -104,6 +104,7 @@ def task_corpus(tasks: list[dict[str, Any]], style: str) -> list[str]:
                 texts[f"{message['role']}\n{message['content']}"] = None
         for reference in task.get("reference", []):
             texts[f"assistant\n{reference}"] = None
+        texts[f"assistant\n{TURN_DONE}"] = None
         for replayed in replay_ground_truth(task):
             for observation in replayed.observations:
                 texts[f"tool\n{observation}"] = None
@@ -111,3 +112,70 @@ def task_corpus(tasks: list[dict[str, Any]], style: str) -> list[str]:
         if docs:
             texts[f"user\n{REVEAL.format(functions=', '.join(docs))}"] = None
     return list(texts)
+
+
+TURN_DONE = "<think>The tool results answer the request.</think>Done."  # ends a turn after its calls
+
+
+@dataclass
+class StepSample:
+    """A reference model step of a multi-turn task, for the supervised warm start (what it reads
+    of a sample: ``id`` and ``reference``)."""
+
+    id: str
+    reference: str
+    ground_truth: tuple = ()
+
+
+@dataclass
+class StepPrompt:
+    """A warm-start example: the conversation before a reference step (as the runner renders it,
+    tool results and later user turns included) and the step."""
+
+    sample: StepSample
+    ids: list[int]
+
+
+def reference_script(task: dict[str, Any]) -> list[str]:
+    """A correct play of the task, step by step: each turn's reference step, then (after calls) a
+    step without a call that ends the turn."""
+    from reward.trajectory import step_calls
+
+    return [s for ref in task["reference"] for s in ([ref, TURN_DONE] if step_calls(ref) else [ref])]
+
+
+def reference_steps(tasks: list[dict[str, Any]], tokenizer, cfg: RunConfig) -> list[StepPrompt]:
+    """Every step of every task's reference play as a warm-start example (the task played by the
+    runner with the environment in the loop, so each step sees what it would see in RL)."""
+    from cluster.eval.multiturn import LocalEnv, MultiTurnRunner
+
+    eos = tokenizer.eos_token_id
+    examples: list[StepPrompt] = []
+    for task in tasks:
+        script = reference_script(task)
+        seen: list[list[int]] = []
+
+        def generate(prompts, max_new_tokens, script=script, seen=seen):
+            (ids,) = prompts
+            text = script[len(seen)] if len(seen) < len(script) else TURN_DONE
+            seen.append(list(ids))
+            out = tokenizer.encode(text, add_special_tokens=False) + [eos]
+            return [{"text": text, "token_ids": out, "logprobs": [], "finish_reason": "stop"}]
+
+        runner = MultiTurnRunner(
+            generate,
+            tokenizer,
+            style=cfg.data.prompt_style,
+            max_model_len=10**9,
+            max_new_tokens=cfg.rollout.max_new_tokens,
+            slots=1,
+            env_factory=LocalEnv,
+            verbose=False,
+        )
+        (played,) = runner.run([task])
+        if not played.correct:  # a reference play that fails its checks teaches nothing right
+            continue
+        for number, (ids, text) in enumerate(zip(seen, played.outputs, strict=True)):
+            if len(ids) + len(tokenizer.encode(text, add_special_tokens=False)) < cfg.model.max_model_len:
+                examples.append(StepPrompt(StepSample(f"{task['id']}/{number}", text), ids))
+    return examples

@@ -117,10 +117,25 @@ def test_trajectories_become_masked_completions_with_the_trajectory_reward(tiny_
     ("overrides", "field"),
     [
         ({"reward": {"output_format": "hermes"}}, "reward.output_format"),
-        ({"model": {"warm_start_sft_steps": 5}}, "data.warm_start_path"),
     ],
 )
 def test_multi_turn_config_names_what_it_needs(overrides, field):
     with pytest.raises(ValueError, match=field):
         RunConfig.model_validate({"data": {"multi_turn": True}, **overrides})
     RunConfig.model_validate(overrides)  # fine for single-turn samples
+
+
+def test_the_multi_turn_warm_start_reads_every_step_of_the_reference_plays(tiny_model_dir, tasks):
+    from cluster.data.tasks import reference_script, reference_steps
+
+    tokenizer = load_tokenizer(tiny_model_dir)
+    cfg = RunConfig.model_validate({"data": {"multi_turn": True, "prompt_style": "signatures"}})
+    examples = reference_steps(tasks, tokenizer, cfg)
+    scripts = [reference_script(t) for t in tasks]
+    assert [e.sample.reference for e in examples] == [s for script in scripts for s in script]
+    first = render_tasks(tasks[:1], tokenizer, cfg, "test")[0]
+    steps = examples[: len(scripts[0])]
+    assert steps[0].ids == first.ids  # the first step sees the first prompt
+    for before, after in zip(steps, steps[1:], strict=False):  # each later one, all that came before
+        sampled = tokenizer.encode(before.sample.reference, add_special_tokens=False)
+        assert after.ids[: len(before.ids) + len(sampled)] == before.ids + sampled

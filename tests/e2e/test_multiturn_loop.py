@@ -1,6 +1,7 @@
 """Multi-turn RL end to end with real Ray, vLLM and DeepSpeed on a tiny model: G trajectories per
 task played with the environment in the loop, judged by the reward pool, trained on loss-masked
-batches; greedy multi-turn validation before and after."""
+batches, after a warm start on the tasks' reference plays; greedy multi-turn validation before and
+after."""
 
 from __future__ import annotations
 
@@ -40,13 +41,13 @@ def test_multi_turn_training_runs_on_loss_masked_trajectories(tmp_path):
         "data.multi_turn=true",
         f"data.train_path={data / 'multiturn_train.jsonl.gz'}",
         f"data.val_path={data / 'multiturn_val.jsonl'}",
-        f"data.warm_start_path={REPO_ROOT / 'data' / 'val.jsonl'}",  # single-turn samples
         "data.prompt_style=signatures",
         f"logging.runs_dir={runs}",
         "logging.run_name=mt",
     )
     out = result.stdout + result.stderr
     assert "Multi-turn tasks: 24 for training, 8 for validation" in out
+    assert "reference steps of 24 multi-turn tasks" in out  # the warm start: the tasks' reference plays
     records = [json.loads(line) for line in (runs / "mt" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 1, 2]
     for record in records[1:]:
