@@ -83,6 +83,8 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         else:
             warm_prompts = train_prompts
         longest = max(len(p.ids) for p in train_prompts + val_prompts)
+        if multi_turn:  # a trajectory grows past its first prompt: plan for the longest context it may reach
+            longest = max(longest, cfg.model.max_model_len - cfg.rollout.max_new_tokens)
         plan = memory_plan(cfg, longest, host_memory(cfg), model_dir)
         say(plan.table())
         if plan.problems:
