@@ -51,18 +51,40 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     try:
         check_installed(cfg)
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
-        train_samples, val_samples = load_splits(cfg)
-        warm_samples = load_warm_start_samples(cfg)
-        model_dir = resolve_model(cfg.model, tiny_corpus(train_samples + (warm_samples or []), cfg))
-        tokenizer = load_tokenizer(model_dir)
-        train_prompts = render_all(train_samples, tokenizer, cfg, "train")
-        val_prompts = render_all(val_samples, tokenizer, cfg, "validation")
+        multi_turn = cfg.data.multi_turn
+        if multi_turn:  # tasks played with the environment in the loop (cluster/trajectories.py)
+            from cluster.data.tasks import load_task_splits, render_tasks, task_corpus
+
+            train_tasks, val_tasks = load_task_splits(cfg)
+            warm_samples = load_warm_start_samples(cfg)
+            corpus = tiny_corpus(warm_samples or [], cfg)
+            if cfg.model.path == "tiny":
+                corpus += task_corpus(train_tasks, cfg.data.prompt_style)
+            model_dir = resolve_model(cfg.model, corpus)
+            tokenizer = load_tokenizer(model_dir)
+            train_prompts = render_tasks(train_tasks, tokenizer, cfg, "train")
+            val_prompts = render_tasks(val_tasks, tokenizer, cfg, "validation")
+        else:
+            train_samples, val_samples = load_splits(cfg)
+            warm_samples = load_warm_start_samples(cfg)
+            model_dir = resolve_model(cfg.model, tiny_corpus(train_samples + (warm_samples or []), cfg))
+            tokenizer = load_tokenizer(model_dir)
+            train_prompts = render_all(train_samples, tokenizer, cfg, "train")
+            val_prompts = render_all(val_samples, tokenizer, cfg, "validation")
         if cfg.train.eval_limit:
             val_prompts = val_prompts[: cfg.train.eval_limit]
-        warm_prompts = (
-            render_all(warm_samples, tokenizer, cfg, "warm start") if warm_samples else train_prompts
-        )
+        if warm_samples:
+            warm_prompts = render_all(warm_samples, tokenizer, cfg, "warm start")
+        elif multi_turn and cfg.model.warm_start_sft_steps:
+            from cluster.data.tasks import reference_steps
+
+            warm_prompts = reference_steps(train_tasks, tokenizer, cfg)
+            say(f"Warm start: {len(warm_prompts)} reference steps of {len(train_tasks)} multi-turn tasks")
+        else:
+            warm_prompts = train_prompts
         longest = max(len(p.ids) for p in train_prompts + val_prompts)
+        if multi_turn:  # a trajectory grows past its first prompt: plan for the longest context it may reach
+            longest = max(longest, cfg.model.max_model_len - cfg.rollout.max_new_tokens)
         plan = memory_plan(cfg, longest, host_memory(cfg), model_dir)
         say(plan.table())
         if plan.problems:
@@ -111,7 +133,13 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         node_id=node_id,
     )
     try:
-        train_prompts = spread_filter(train_prompts, cfg, rollout, reward_pool, run.path)
+        if multi_turn:
+            if cfg.algorithm.spread_filter_samples:
+                say(
+                    "Spread filter: not applied to multi-turn tasks (algorithm.spread_filter_samples ignored)"
+                )
+        else:
+            train_prompts = spread_filter(train_prompts, cfg, rollout, reward_pool, run.path)
     except ValueError as exc:
         for pool in (rollout, learners, reward_pool):
             pool.shutdown()
@@ -126,6 +154,15 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     def run_eval(step: int) -> dict[str, Any]:
         t = time.perf_counter()
         with phase(f"evaluation (step {step})", total=len(val_prompts), unit="prompt") as bar:
+            if multi_turn:
+                from cluster.trajectories import evaluate_tasks
+
+                result = evaluate_tasks(
+                    val_prompts, rollout, tokenizer, cfg, run.path / "eval" / f"step-{step:06d}.jsonl"
+                )
+                bar.advance(len(val_prompts), f"multi-turn success {result['eval/accuracy']:.3f}")
+                result["time/eval"] = time.perf_counter() - t
+                return result
             result = evaluate(
                 val_prompts,
                 rollout,
@@ -164,8 +201,15 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     total = cfg.train.steps
     last_eval = before
     progress = StepProgress(total, start_step, cfg.logging.verbose)
+    play = None
+    if multi_turn:
+        from functools import partial
+
+        from cluster.trajectories import play_and_judge
+
+        play = partial(play_and_judge, tokenizer=tokenizer, cfg=cfg)
     pipeline = RolloutPipeline(
-        lambda step: sample_and_score(step, cfg, feed, rollout, reward_pool),
+        lambda step: sample_and_score(step, cfg, feed, rollout, reward_pool, play),
         first_step=start_step + 1,
         last_step=total,
         max_staleness=cfg.algorithm.max_staleness,

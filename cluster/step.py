@@ -33,10 +33,14 @@ class Rollouts:
         return [v.reward for group in self.verdicts for v in group]
 
 
-def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool) -> Rollouts:
+def sample_and_score(
+    step: int, cfg: RunConfig, feed: PromptFeed, rollout, reward_pool, play=None
+) -> Rollouts:
     """Generate G completions for each prompt of ``step`` and score them. With dynamic sampling,
     groups whose rewards are all equal (no learning signal) are replaced by groups of fresh prompts,
-    for at most ``algorithm.dynamic_sampling_rounds`` rounds."""
+    for at most ``algorithm.dynamic_sampling_rounds`` rounds. ``play`` replaces
+    ``generate_and_judge`` (same arguments and result): multi-turn tasks give it
+    ``cluster.trajectories.play_and_judge``."""
     from cluster.roles.rollout_pool import Sampling
 
     timings = {"time/generate": 0.0, "time/score": 0.0}
@@ -44,7 +48,7 @@ def sample_and_score(step: int, cfg: RunConfig, feed: PromptFeed, rollout, rewar
 
     def sample(prompts: list[Prompt], seed: int) -> tuple[list, list[list[Verdict]]]:
         sampling = Sampling.from_config(cfg.rollout, seed)
-        return generate_and_judge(prompts, sampling, rollout, reward_pool, timings)
+        return (play or generate_and_judge)(prompts, sampling, rollout, reward_pool, timings)
 
     prompts = feed.batch(step)
     groups, verdicts = sample(prompts, cfg.rollout.seed + step)
@@ -105,10 +109,12 @@ def rl_step(
             f"(algorithm.max_staleness={cfg.algorithm.max_staleness})"
         )
     prompts, completions = rollouts.prompts, [c for group in rollouts.groups for c in group]
+    multi_turn = "loss_mask" in completions[0]  # trajectories: the model's tokens only take loss
     batch = RolloutBatch(
         prompt_ids=[p.ids for p in prompts],
         completion_ids=[[c["token_ids"] for c in group] for group in rollouts.groups],
         sampler_logprobs=[[c["logprobs"] for c in group] for group in rollouts.groups],
+        loss_mask=[[c["loss_mask"] for c in group] for group in rollouts.groups] if multi_turn else None,
         rewards=[[v.reward for v in group] for group in rollouts.verdicts],
         temperature=cfg.rollout.temperature,
         staleness=staleness,
@@ -146,7 +152,12 @@ def rl_step(
     tokens = sum(lengths) + batch.group_size * sum(len(p) for p in batch.prompt_ids)  # a prompt per row
     metrics.update(timings)
     metrics.update(rollouts.stats)
-    metrics.update(rollout_split(prompts, rollouts.verdicts))
+    if multi_turn:
+        from cluster.trajectories import trajectory_metrics
+
+        metrics.update(trajectory_metrics(rollouts.groups, rollouts.verdicts))
+    else:
+        metrics.update(rollout_split(prompts, rollouts.verdicts))
     metrics.update(
         {
             "reward/mean": sum(rewards) / len(rewards),
@@ -166,8 +177,9 @@ def rl_step(
     return metrics
 
 
-def batch_digest(prompts: list[Prompt]) -> str:
-    """A short fingerprint of which samples a step trained on (resume keeps the data order)."""
+def batch_digest(prompts: list) -> str:
+    """A short fingerprint of which samples (or multi-turn tasks) a step trained on (resume keeps
+    the data order)."""
     import hashlib
 
-    return hashlib.sha256("\n".join(p.sample.id for p in prompts).encode()).hexdigest()[:12]
+    return hashlib.sha256("\n".join(p.id for p in prompts).encode()).hexdigest()[:12]

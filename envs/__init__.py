@@ -8,7 +8,7 @@ multi-turn backends. ``IsolatedEnv`` runs any of them in a child process with a 
 limit. This package imports neither Ray, vLLM nor DeepSpeed.
 """
 
-from envs.base import EnvCall, ToolEnv
+from envs.base import EnvCall, ToolEnv, TurnCheck
 from envs.calls import CallSyntaxError, parse_calls
 from envs.isolated import IsolatedEnv
 from envs.registry import make, register, registered
@@ -18,6 +18,7 @@ __all__ = [
     "EnvCall",
     "IsolatedEnv",
     "ToolEnv",
+    "TurnCheck",
     "make",
     "parse_calls",
     "register",

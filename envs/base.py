@@ -32,6 +32,15 @@ class EnvCall:
         return f"{self.name}({', '.join(parts)})"
 
 
+@dataclass(frozen=True)
+class TurnCheck:
+    """The verdict on one user turn (BFCL's rules): ``ok``, else the error type and a message."""
+
+    ok: bool
+    error_type: str = ""
+    message: str = ""
+
+
 class ToolEnv(ABC):
     """A stateful tool backend for one trajectory at a time.
 

@@ -22,12 +22,11 @@ import decimal
 import importlib
 import importlib.util
 import json
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from envs.base import EnvCall, ToolEnv
+from envs.base import EnvCall, ToolEnv, TurnCheck
 from envs.calls import parse_ground_truth_strings
 from envs.executor import ERROR_PREFIX, SafeExecutor
 from envs.registry import register
@@ -52,15 +51,6 @@ STATELESS = frozenset({"MathAPI"})  # no scenario to load
 
 class BfclEnvError(ValueError):
     """A sample or request the BFCL environment cannot serve; the message says why."""
-
-
-@dataclass(frozen=True)
-class TurnCheck:
-    """BFCL's verdict on one user turn: ``ok``, else the error type and message its checker gives."""
-
-    ok: bool
-    error_type: str = ""
-    message: str = ""
 
 
 # ----------------------------------------------------------------------------- data

@@ -20,7 +20,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from envs.base import EnvCall, ToolEnv
+from envs.base import EnvCall, ToolEnv, TurnCheck
 from envs.calls import parse_ground_truth_strings
 from envs.executor import ERROR_PREFIX, SafeExecutor
 
@@ -42,7 +42,8 @@ class Backend:
 
 
 class StatefulEnv(ToolEnv):
-    """One trajectory over one backend; the driving loop calls ``next_turn`` before each user turn."""
+    """One trajectory over one backend; the driving loop calls ``next_turn`` before each user turn,
+    ``step`` with each model step's calls and ``check_turn`` at the end of the turn."""
 
     BACKEND: ClassVar[type[Backend]]
     CLASS_NAME: ClassVar[str]
@@ -58,6 +59,9 @@ class StatefulEnv(ToolEnv):
         self.backend._load(copy.deepcopy(config))
         self.executor = SafeExecutor([self.backend])
         self.turn = -1
+        self.sample = sample
+        self.truth: StatefulEnv | None = None  # the ground truth's own environment, made on first check
+        self.turn_calls = 0  # calls the model made in the current turn
         held: dict[int, list[str]] = {}
         for turn, names in (sample.get("missed_function") or {}).items():
             held.setdefault(int(turn), []).extend(names)
@@ -73,11 +77,13 @@ class StatefulEnv(ToolEnv):
     def next_turn(self) -> list[dict[str, Any]]:
         """Start the next user turn; returns the docs of functions first offered at this turn."""
         self.turn += 1
+        self.turn_calls = 0
         revealed = self.held_out.get(self.turn, [])
         self.offered.update(doc["name"] for doc in revealed)
         return revealed
 
     def execute(self, call: EnvCall) -> str:
+        self.turn_calls += 1
         if call.name not in self.offered:  # not offered (yet): as if the name did not exist
             return f"{ERROR_PREFIX}name '{call.name}' is not defined"
         return self.executor(call)
@@ -85,6 +91,28 @@ class StatefulEnv(ToolEnv):
     def state(self) -> dict[str, Any]:
         """The backend's state as plain data, keyed by class name (BFCL's state-check shape)."""
         return {self.CLASS_NAME: copy.deepcopy(self.backend._state())}
+
+    def check_turn(self, ground_truth: list[str]) -> TurnCheck:
+        """BFCL's state check on the turn just played: the ground truth of every turn so far, replayed
+        on a fresh environment from the same initial state, must leave the same state. A turn whose
+        ground truth calls something fails when the model made no call in it; a turn with no
+        ground-truth call (the model should ask or decline) only carries the state on, as in BFCL."""
+        if self.truth is None:
+            self.truth = type(self)()
+            self.truth.reset(self.sample)
+        self.truth.next_turn()
+        self.truth.step(ground_truth_calls(ground_truth))
+        if not ground_truth:
+            return TurnCheck(True)
+        if not self.turn_calls:
+            return TurnCheck(False, "multi_turn:empty_turn_model_response", f"no call in turn {self.turn}")
+        if self.state() != self.truth.state():
+            return TurnCheck(
+                False,
+                "multi_turn:instance_state_mismatch",
+                f"turn {self.turn}: the state differs from the ground truth's",
+            )
+        return TurnCheck(True)
 
 
 # ----------------------------------------------------------------------------- replay

@@ -22,9 +22,11 @@ from common.placement import COLOCATE_HINT, PlacementError, bundle, reserve, wai
 from reward.grammar import MAX_COMPLETION_CHARS
 from reward.prompt import OutputFormat
 from reward.score import Verdict, judge, score
+from reward.trajectory import TrajectoryVerdict, judge_trajectory
 
 REQUIRED_KEYS = ("text", "ground_truth", "functions")
 GROUP_KEYS = ("texts", "ground_truth", "functions")
+TRAJECTORY_GROUP_KEYS = ("task", "trajectories")
 _NAME_RELEASE_TIMEOUT_S = 10.0
 
 
@@ -47,6 +49,11 @@ class RewardActor:
                 for text in group["texts"]
             ]
             for group in groups
+        ]
+
+    def judge_trajectory_chunk(self, groups: list[dict[str, Any]]) -> list[list[TrajectoryVerdict]]:
+        return [
+            [judge_trajectory(group["task"], turns) for turns in group["trajectories"]] for group in groups
         ]
 
     def ping(self) -> bool:
@@ -146,6 +153,14 @@ class RewardPool:
         _validate(groups, GROUP_KEYS, "reward group")
         self.oversize += _oversize(text for group in groups for text in group["texts"])
         return self._run("judge_chunk", groups)
+
+    def judge_trajectories(self, groups: list[dict[str, Any]]) -> list[list[TrajectoryVerdict]]:
+        """The verdict of every multi-turn trajectory, group by group in input order. Each group is
+        one task (``task``: a multi-turn sample with its environment name and initial state) and its
+        trajectories (``trajectories``: per trajectory, the model's texts step by step per user
+        turn); the actors replay each on a fresh environment (``reward.trajectory``)."""
+        _validate(groups, TRAJECTORY_GROUP_KEYS, "trajectory group")
+        return self._run("judge_trajectory_chunk", groups)
 
     def _run(self, method: str, units: list[Any]) -> list[Any]:
         """``method`` of the actors over ``units`` cut into chunks; results in input order, a dead

@@ -139,6 +139,17 @@ class DataConfig(Section):
         "train_path takes, when they should differ from the RL prompts (e.g. a mix with more no-call "
         "tasks to learn abstaining from, and RL on call tasks). Default None: the training split.",
     )
+    multi_turn: bool = Field(
+        False,
+        description="Train on multi-turn tasks with the environment in the loop: train_path and val_path "
+        "(or the val_fraction split) hold tasks written by python -m cluster.synthetic.multiturn (a "
+        "BFCL multi-turn entry plus its environment's name); each of a task's G samples is a whole "
+        "trajectory (the model's steps, the environment's results and the next user turns), trained "
+        "on the model's tokens only, with the strict trajectory reward (every user turn passes its state "
+        "check, every model step is think-then-answer). The warm start reads data.warm_start_path "
+        "(single-turn samples in data.format) when set, else every step of the training tasks' "
+        "reference plays. Default False (single-turn samples).",
+    )
     format: Literal["egpo", "bfcl", "xlam", "chat"] = Field(
         "egpo",
         description="Input format: egpo (this project's JSONL), bfcl, xlam or chat (OpenAI-style). "

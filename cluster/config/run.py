@@ -106,6 +106,15 @@ class RunConfig(Section):
                 "gets no prompt right, so no prompt has spread",
             ),
         ]
+        if self.data.multi_turn:
+            checks += [
+                (
+                    self.reward.output_format == "python",
+                    "reward.output_format",
+                    self.reward.output_format,
+                    "'python' with data.multi_turn=true (trajectories are played in the paper's format)",
+                ),
+            ]
         clu, rew = self.cluster, self.reward
         if clu.address == "local" and clu.num_cpus is not None:
             roles = {

@@ -34,6 +34,10 @@ class Prompt:
     sample: Sample
     ids: list[int]
 
+    @property
+    def id(self) -> str:
+        return self.sample.id
+
     def reward_group(self, texts: list[str]) -> dict[str, Any]:
         """This prompt's completions as one group for ``RewardPool.judge_groups``: the gold answer
         and the tools travel once, beside the texts."""

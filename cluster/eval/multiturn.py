@@ -17,14 +17,16 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from common.console import say
-from envs import CallSyntaxError, IsolatedEnv, parse_calls
+from envs import IsolatedEnv, make
 from envs.bfcl import STEPS_PER_TURN
-from reward.grammar import THINK_CLOSE
+from envs.executor import ERROR_PREFIX
 from reward.prompt import function_signature, render_system_prompt
+from reward.trajectory import step_calls
 
 # BFCL's prompt-mode sentences (bfcl_eval/constants/default_prompts.py, "classic" style).
 MULTI_TURN_BEHAVIOR = (
@@ -93,6 +95,11 @@ class Trajectory:
     steps_in_turn: int = 0
     calls: list[list[list[str]]] = field(default_factory=list)  # [turn][step] -> call strings
     outputs: list[str] = field(default_factory=list)
+    turn_outputs: list[list[str]] = field(default_factory=list)  # [turn][step] -> the model's text
+    turns_passed: int = 0
+    env_errors: int = 0  # observations that are errors
+    env_s: float = 0.0  # seconds in the environment (calls and turn checks)
+    cut: bool = False  # a step hit max_new_tokens or the model length
     correct: bool | None = None
     reason: str = ""
     failed_turn: int | None = None
@@ -119,7 +126,7 @@ class Trajectory:
     def record(self) -> dict[str, Any]:
         record = {
             "id": self.entry["id"],
-            "category": self.entry["id"].rsplit("_", 1)[0],
+            "category": self.entry.get("category") or self.entry["id"].rsplit("_", 1)[0],
             "correct": bool(self.correct),
             "reason": self.reason,
             "turns": len(self.entry["question"]),
@@ -137,11 +144,6 @@ class Trajectory:
         return record
 
 
-def answer_text(text: str) -> str:
-    """The part BFCL decodes: after the think block when there is one (as its Qwen handler does)."""
-    return text.rsplit(THINK_CLOSE, 1)[1] if THINK_CLOSE in text else text
-
-
 def render_tools(docs: list[dict[str, Any]], style: str) -> str:
     return (
         "\n".join(function_signature(d) for d in docs)
@@ -150,11 +152,48 @@ def render_tools(docs: list[dict[str, Any]], style: str) -> str:
     )
 
 
-class MultiTurnRunner:
-    """Plays BFCL multi-turn entries in batches: each round, one model step for every active entry.
+def first_messages(docs: list[dict[str, Any]], entry: dict[str, Any], style: str) -> list[dict[str, str]]:
+    """The conversation a multi-turn entry starts with: the system prompt offering ``docs`` (with
+    BFCL's multi-turn sentence), then the first user turn."""
+    system = render_system_prompt(docs, "python", style) + "\n" + MULTI_TURN_BEHAVIOR + "\n"
+    return [{"role": "system", "content": system}, *entry["question"][0]]
 
-    ``generate(prompts, max_new_tokens) -> completions`` is the rollout pool's greedy call;
-    ``slots`` entries are played at once, each in its own isolated environment.
+
+class LocalEnv:
+    """An environment in this process with ``IsolatedEnv``'s interface (``call(method, *args)``):
+    for our own environments, whose calls are plain Python on small data."""
+
+    call_timeout_s = 0.0
+
+    def __init__(self, name: str) -> None:
+        self.name, self.env = name, make(name)
+
+    def reset(self, sample: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.env.reset(sample)
+
+    def step(self, calls) -> list[str]:
+        return self.env.step(calls)
+
+    def call(self, method: str, *args: Any) -> Any:
+        if method.startswith("_"):
+            raise ValueError(f"{method!r} is not a method LocalEnv forwards")
+        return getattr(self.env, method)(*args)
+
+    @property
+    def broken(self) -> bool:
+        return self.env.broken
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class MultiTurnRunner:
+    """Plays multi-turn entries in batches: each round, one model step for every active entry.
+
+    ``generate(prompts, max_new_tokens) -> completions`` is the rollout pool's call (greedy for
+    evaluation, sampled for training); ``slots`` entries are played at once, each in its own
+    environment, named by the entry's ``env`` (default ``"bfcl"``) and made by ``env_factory``
+    (default: an isolated child process with a per-call time limit).
     """
 
     def __init__(
@@ -167,27 +206,33 @@ class MultiTurnRunner:
         max_new_tokens: int,
         slots: int = MULTI_TURN_SLOTS,
         call_timeout_s: float = 5.0,
+        env_factory: Callable[[str], Any] | None = None,
+        verbose: bool = True,
     ):
         self.generate, self.chat = generate, ChatTokens(tokenizer)
         self.style, self.max_model_len, self.max_new_tokens = style, max_model_len, max_new_tokens
-        self.slots, self.call_timeout_s = slots, call_timeout_s
+        self.slots, self.call_timeout_s, self.verbose = slots, call_timeout_s, verbose
+        self.env_factory = env_factory or (lambda name: IsolatedEnv(name, call_timeout_s=call_timeout_s))
+
+    def _env_for(self, entry: dict[str, Any], free: list) -> Any:
+        """A free environment of the entry's kind; another kind's is closed to make room."""
+        name = entry.get("env", "bfcl")
+        for index, env in enumerate(free):
+            if env.name == name:
+                return free.pop(index)
+        free.pop().close()
+        return self.env_factory(name)
 
     def run(self, entries: list[dict[str, Any]]) -> list[Trajectory]:
         trajectories = [Trajectory(entry) for entry in entries]
-        pending, active, free = (
-            deque(trajectories),
-            [],
-            [
-                IsolatedEnv("bfcl", call_timeout_s=self.call_timeout_s)
-                for _ in range(min(self.slots, len(entries)))
-            ],
-        )
+        pending, active = deque(trajectories), []
+        free = [self.env_factory(e.get("env", "bfcl")) for e in entries[: min(self.slots, len(entries))]]
         done, started, rounds = 0, time.perf_counter(), 0
         try:
             while pending or active:
                 while pending and free:
                     trajectory = pending.popleft()
-                    trajectory.env = free.pop()
+                    trajectory.env = self._env_for(trajectory.entry, free)
                     self._start(trajectory)
                     active.append(trajectory)
                 ready = [t for t in active if not t.finished]
@@ -201,7 +246,7 @@ class MultiTurnRunner:
                     free.append(trajectory.env)
                     trajectory.env = None
                     done += 1
-                    if done % 10 == 0 or done == len(trajectories):
+                    if self.verbose and (done % 10 == 0 or done == len(trajectories)):
                         say(
                             f"multi-turn: {done}/{len(trajectories)} entries in {time.perf_counter() - started:.0f}s ({rounds} rounds)"
                         )
@@ -212,10 +257,10 @@ class MultiTurnRunner:
 
     def _start(self, t: Trajectory) -> None:
         docs = t.env.reset(t.entry)
-        system = render_system_prompt(docs, "python", self.style) + "\n" + MULTI_TURN_BEHAVIOR + "\n"
         t.env.call("next_turn")
         t.calls.append([])
-        t.ids = self.chat.prompt([{"role": "system", "content": system}, *t.entry["question"][0]])
+        t.turn_outputs.append([])
+        t.ids = self.chat.prompt(first_messages(docs, t.entry, self.style))
         t.prompt_tokens = len(t.ids)
         self._check_room(t)
 
@@ -231,16 +276,18 @@ class MultiTurnRunner:
         t.append(sampled, sampled=True, logprobs=completion.get("logprobs"))
         t.append(self.chat.close_turn(sampled))
         t.outputs.append(completion["text"])
-        try:
-            calls = parse_calls(answer_text(completion["text"]))
-        except CallSyntaxError:
-            calls = []
+        t.turn_outputs[t.turn].append(completion["text"])
+        t.cut = t.cut or completion.get("finish_reason") == "length"
+        calls = step_calls(completion["text"])
         if not calls:  # BFCL: an answer without a (readable) call ends the turn
             self._end_turn(t)
             return
         t.calls[t.turn].append([str(call) for call in calls])
         t.steps_in_turn += 1
+        started = time.perf_counter()
         observations = t.env.step(calls)
+        t.env_s += time.perf_counter() - started
+        t.env_errors += sum(o.startswith(ERROR_PREFIX) for o in observations)
         if t.env.broken:  # the environment process was stopped: its state is gone
             t.finish(False, f"turn {t.turn}: {TIMED_OUT} ({t.env.call_timeout_s:g} s) and was stopped")
             return
@@ -254,16 +301,20 @@ class MultiTurnRunner:
         self._check_room(t)
 
     def _end_turn(self, t: Trajectory) -> None:
+        started = time.perf_counter()
         check = t.env.call("check_turn", t.entry["ground_truth"][t.turn])
+        t.env_s += time.perf_counter() - started
         if not check.ok:
             t.finish(False, f"turn {t.turn}: {check.error_type}: {check.message}")
             return
+        t.turns_passed += 1
         t.turn += 1
         if t.turn == len(t.entry["question"]):
             t.finish(True)
             return
         revealed = t.env.call("next_turn")
         t.calls.append([])
+        t.turn_outputs.append([])
         t.steps_in_turn = 0
         messages = t.entry["question"][t.turn]
         if not messages and revealed:
