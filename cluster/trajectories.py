@@ -18,16 +18,13 @@ model step is think-then-answer (``reward.trajectory``).
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 from cluster.data.tasks import TaskPrompt
-from cluster.eval.multiturn import LocalEnv, MultiTurnRunner, Trajectory
-
-_ROUND_STRIDE = 1_009  # rounds of one play: each samples with its own seed
+from cluster.eval.multiturn import LocalEnv, Trajectory, pool_runner
 
 
 def play(
@@ -40,24 +37,16 @@ def play(
     greedy: bool = False,
 ) -> list[Trajectory]:
     """Play each task ``sampling.group_size`` times (once when ``greedy``), task-major."""
-    from cluster.roles.rollout_pool import Sampling
+    from dataclasses import replace
 
     repeats = 1 if greedy else sampling.group_size
     entries = [p.task for p in prompts for _ in range(repeats)]
-    rounds = itertools.count()
-
-    def generate(ids: list[list[int]], max_new_tokens: int) -> list[dict[str, Any]]:
-        seed = None if sampling.seed is None else sampling.seed * _ROUND_STRIDE + next(rounds)
-        temperature = 0.0 if greedy else sampling.temperature
-        one = Sampling(1, temperature, sampling.top_p, max_new_tokens, seed)
-        return [group[0] for group in rollout.generate(ids, one)]
-
-    runner = MultiTurnRunner(
-        generate,
+    runner = pool_runner(
+        rollout,
         tokenizer,
+        replace(sampling, temperature=0.0) if greedy else sampling,
         style=cfg.data.prompt_style,
         max_model_len=cfg.model.max_model_len,
-        max_new_tokens=sampling.max_new_tokens,
         slots=len(entries),
         env_factory=LocalEnv,
         verbose=False,

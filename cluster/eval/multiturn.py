@@ -14,6 +14,7 @@ conversation) and appended. Nothing sampled is decoded and encoded again.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import deque
@@ -328,6 +329,33 @@ class MultiTurnRunner:
 TIMED_OUT = "a call ran past the time limit"
 
 
+_ROUND_STRIDE = 1_009  # rounds of one play: each samples with its own seed
+
+
+def pool_runner(rollout, tokenizer, sampling, *, style: str, max_model_len: int, **runner) -> MultiTurnRunner:
+    """A ``MultiTurnRunner`` whose steps the rollout pool samples with ``sampling`` (its
+    ``group_size`` is not read: one completion per conversation and step). Each round of steps
+    samples with its own seed (``seed * 1009 + round``), so the same seed replays the same play.
+    ``runner``: ``MultiTurnRunner``'s other options (slots, env_factory, verbose)."""
+    from dataclasses import replace
+
+    rounds = itertools.count()
+
+    def generate(ids: list[list[int]], max_new_tokens: int) -> list[dict[str, Any]]:
+        seed = None if sampling.seed is None else sampling.seed * _ROUND_STRIDE + next(rounds)
+        one = replace(sampling, group_size=1, max_new_tokens=max_new_tokens, seed=seed)
+        return [group[0] for group in rollout.generate(ids, one)]
+
+    return MultiTurnRunner(
+        generate,
+        tokenizer,
+        style=style,
+        max_model_len=max_model_len,
+        max_new_tokens=sampling.max_new_tokens,
+        **runner,
+    )
+
+
 def bfcl_multi_turn_verdict(t: Trajectory) -> dict[str, Any]:
     """bfcl-eval's own ``multi_turn_checker`` (its eval()-based executor) on the calls we played.
 
@@ -377,17 +405,12 @@ def eval_multi_turn(config, request, tokenizer, rollout) -> dict[str, Any]:
 
     entries = [e for category in request.categories for e in load_entries(category, request.limit)]
 
-    def generate(prompts: list[list[int]], max_new_tokens: int) -> list[dict[str, Any]]:
-        sampling = Sampling(1, request.temperature, max_new_tokens=max_new_tokens, seed=0)
-        return [group[0] for group in rollout.generate(prompts, sampling)]
-
-    runner = MultiTurnRunner(
-        generate,
+    runner = pool_runner(
+        rollout,
         tokenizer,
+        Sampling(1, request.temperature, max_new_tokens=request.max_new_tokens, seed=0),
         style=config.data.prompt_style,
         max_model_len=config.model.max_model_len,
-        max_new_tokens=request.max_new_tokens,
-        slots=MULTI_TURN_SLOTS,
     )
     started = time.perf_counter()
     played = runner.run(entries)
