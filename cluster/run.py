@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.config import ConfigError, RunConfig, load_config, save_config
-from cluster.data.feed import PromptFeed, load_splits, load_warm_start_samples, render_all
+from cluster.data.feed import PromptFeed
 from cluster.observe.metrics import MetricsLog
 from cluster.observe.progress import StepProgress, phase, say
 from cluster.observe.telemetry import Telemetry
@@ -23,20 +23,16 @@ from cluster.pipeline import RolloutPipeline
 from cluster.roles.kv_cache import rollout_kv_cache
 from cluster.roles.memory_plan import host_memory, memory_plan
 from cluster.rundir import STATE_FILE, RunDir
-from cluster.spread_filter import spread_filter
 from cluster.step import rl_step, sample_and_score
-from common.tokenizer import load_tokenizer
-
-# ----------------------------------------------------------------------------- run directory
-
+from cluster.task_kinds import task_kind
 
 # ----------------------------------------------------------------------------- the loop
 
 
 def train(cfg: RunConfig, resume: str | None = None) -> int:
     """Run (or resume) training; returns the process exit status."""
-    from cluster.eval.validation import accuracy_report, evaluate
-    from cluster.models.resolve import ModelNotFound, resolve_model, tiny_corpus
+    from cluster.eval.validation import accuracy_report
+    from cluster.models.resolve import ModelNotFound
     from cluster.observe.wandb_log import WandbRun, check_installed
     from cluster.roles.learner_group import LearnerGroup
     from cluster.roles.ray_setup import actor_env, connect
@@ -51,45 +47,15 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     try:
         check_installed(cfg)
         run = RunDir(Path(resume)) if resume else RunDir.create(cfg)
-        multi_turn = cfg.data.multi_turn
-        if multi_turn:  # tasks played with the environment in the loop (cluster/trajectories.py)
-            from cluster.data.tasks import load_task_splits, render_tasks, task_corpus
-
-            train_tasks, val_tasks = load_task_splits(cfg)
-            warm_samples = load_warm_start_samples(cfg)
-            corpus = tiny_corpus(warm_samples or [], cfg)
-            if cfg.model.path == "tiny":
-                corpus += task_corpus(train_tasks, cfg.data.prompt_style)
-            model_dir = resolve_model(cfg.model, corpus)
-            tokenizer = load_tokenizer(model_dir)
-            train_prompts = render_tasks(train_tasks, tokenizer, cfg, "train")
-            val_prompts = render_tasks(val_tasks, tokenizer, cfg, "validation")
-        else:
-            train_samples, val_samples = load_splits(cfg)
-            warm_samples = load_warm_start_samples(cfg)
-            model_dir = resolve_model(cfg.model, tiny_corpus(train_samples + (warm_samples or []), cfg))
-            tokenizer = load_tokenizer(model_dir)
-            train_prompts = render_all(train_samples, tokenizer, cfg, "train")
-            val_prompts = render_all(val_samples, tokenizer, cfg, "validation")
-        if cfg.train.eval_limit:
-            val_prompts = val_prompts[: cfg.train.eval_limit]
-        if warm_samples:
-            warm_prompts = render_all(warm_samples, tokenizer, cfg, "warm start")
-        elif multi_turn and cfg.model.warm_start_sft_steps:
-            from cluster.data.tasks import reference_steps
-
-            warm_prompts = reference_steps(train_tasks, tokenizer, cfg)
-            say(f"Warm start: {len(warm_prompts)} reference steps of {len(train_tasks)} multi-turn tasks")
-        else:
-            warm_prompts = train_prompts
-        longest = max(len(p.ids) for p in train_prompts + val_prompts)
-        if multi_turn:  # a trajectory grows past its first prompt: plan for the longest context it may reach
-            longest = max(longest, cfg.model.max_model_len - cfg.rollout.max_new_tokens)
-        plan = memory_plan(cfg, longest, host_memory(cfg), model_dir)
+        kind = task_kind(cfg)
+        data = kind.load()
+        model_dir, tokenizer = data.model_dir, data.tokenizer
+        train_prompts, val_prompts = data.train, data.val
+        plan = memory_plan(cfg, data.longest, host_memory(cfg), model_dir)
         say(plan.table())
         if plan.problems:
             raise ValueError("the run does not fit in memory: " + "; ".join(plan.problems))
-        kv_cache = rollout_kv_cache(cfg, model_dir, longest)
+        kv_cache = rollout_kv_cache(cfg, model_dir, data.longest)
         wandb_run = WandbRun(cfg, run.path) if cfg.logging.wandb else None
     except (ConfigError, ModelNotFound, ValueError, OSError) as exc:
         if run is not None and not resume:
@@ -105,7 +71,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
 
     say(f"Data: {len(train_prompts)} training prompts, {len(val_prompts)} validation prompts")
 
-    policy_dir = warm_start(cfg, Path(model_dir), warm_prompts, tokenizer)
+    policy_dir = warm_start(cfg, Path(model_dir), data.warm, tokenizer)
     if cfg.model.warm_start_sft_steps:
         run.link_warm_start(policy_dir)
     # The learner ranks load the model while the rollout workers and reward actors start, unless a
@@ -133,13 +99,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         node_id=node_id,
     )
     try:
-        if multi_turn:
-            if cfg.algorithm.spread_filter_samples:
-                say(
-                    "Spread filter: not applied to multi-turn tasks (algorithm.spread_filter_samples ignored)"
-                )
-        else:
-            train_prompts = spread_filter(train_prompts, cfg, rollout, reward_pool, run.path)
+        train_prompts = kind.screen(train_prompts, rollout, reward_pool, run.path)
     except ValueError as exc:
         for pool in (rollout, learners, reward_pool):
             pool.shutdown()
@@ -154,23 +114,9 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     def run_eval(step: int) -> dict[str, Any]:
         t = time.perf_counter()
         with phase(f"evaluation (step {step})", total=len(val_prompts), unit="prompt") as bar:
-            if multi_turn:
-                from cluster.trajectories import evaluate_tasks
-
-                result = evaluate_tasks(
-                    val_prompts, rollout, tokenizer, cfg, run.path / "eval" / f"step-{step:06d}.jsonl"
-                )
-                bar.advance(len(val_prompts), f"multi-turn success {result['eval/accuracy']:.3f}")
-                result["time/eval"] = time.perf_counter() - t
-                return result
-            result = evaluate(
-                val_prompts,
-                rollout,
-                reward_pool,
-                cfg.rollout.max_new_tokens,
-                run.path / "eval" / f"step-{step:06d}.jsonl",
-            )
-            bar.advance(len(val_prompts), f"accuracy {result['eval/accuracy']:.3f}")
+            out = run.path / "eval" / f"step-{step:06d}.jsonl"
+            result = kind.evaluate(val_prompts, rollout, reward_pool, tokenizer, out)
+            bar.advance(len(val_prompts), f"{kind.headline} {result['eval/accuracy']:.3f}")
         result["time/eval"] = time.perf_counter() - t
         return result
 
@@ -196,18 +142,15 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         before = run_eval(0)
         metrics_log.log(0, before)
         telemetry.record(0, before)
-        say(f"Validation accuracy before RL: {before['eval/accuracy']:.3f} ({before['eval/count']} prompts)")
+        say(
+            f"Validation {kind.headline} before RL: {before['eval/accuracy']:.3f} "
+            f"({before['eval/count']} {kind.unit})"
+        )
 
     total = cfg.train.steps
     last_eval = before
     progress = StepProgress(total, start_step, cfg.logging.verbose)
-    play = None
-    if multi_turn:
-        from functools import partial
-
-        from cluster.trajectories import play_and_judge
-
-        play = partial(play_and_judge, tokenizer=tokenizer, cfg=cfg)
+    play = kind.sampler(tokenizer)
     pipeline = RolloutPipeline(
         lambda step: sample_and_score(step, cfg, feed, rollout, reward_pool, play),
         first_step=start_step + 1,
@@ -247,7 +190,7 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     }
     (run.path / "report.json").write_text(json.dumps(report, indent=2))
     say(
-        f"\nDone in {report['wall_time_s'] / 60:.1f} min. Validation accuracy (greedy, {before['eval/count']} prompts): "
+        f"\nDone in {report['wall_time_s'] / 60:.1f} min. Validation {kind.headline} (greedy, {before['eval/count']} {kind.unit}): "
         f"{report['eval_before']:.3f} after the warm start -> {report['eval_after']:.3f} after {total} EGPO steps "
         f"({(report['eval_after'] - report['eval_before']) * 100:+.1f} points).\n"
         + "".join(f"{line}\n" for line in accuracy_report(before, last_eval))

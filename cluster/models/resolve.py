@@ -189,11 +189,14 @@ def eval_model_dir(config: RunConfig) -> Path:
     return resolve_model(config.model, corpus)
 
 
-def tiny_corpus(samples, cfg: RunConfig) -> list[str]:
+def tiny_corpus(samples, cfg: RunConfig, tasks=()) -> list[str]:
     """The texts the tiny model's tokenizer is built on (the prompts and reference completions, as
-    rendered, of the training split and of ``data.warm_start_path`` when set); empty for any other model."""
+    rendered, of the training split and of ``data.warm_start_path`` when set, and every text of the
+    multi-turn ``tasks`` a play of them shows); empty for any other model."""
     from cluster.data import corpus_texts
+    from cluster.data.tasks import task_corpus
 
     if cfg.model.path != "tiny":
         return []
-    return corpus_texts(samples, cfg.reward.output_format, cfg.data.prompt_style)
+    texts = corpus_texts(samples, cfg.reward.output_format, cfg.data.prompt_style)
+    return texts + (task_corpus(tasks, cfg.data.prompt_style) if tasks else [])
