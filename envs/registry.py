@@ -8,6 +8,8 @@ env = make("shop", max_calls=20)
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,6 +18,7 @@ from envs.base import ToolEnv
 EnvClass = TypeVar("EnvClass", bound=type[ToolEnv])
 
 _REGISTRY: dict[str, type[ToolEnv]] = {}
+ENV_MODULES = "EGPO_ENV_MODULES"  # comma-separated modules registering users' environments
 
 
 def register(name: str) -> Callable[[EnvClass], EnvClass]:
@@ -53,3 +56,15 @@ def _load_builtin() -> None:
     import envs.bfcl  # noqa: F401  (registers "bfcl")
     import envs.cart  # noqa: F401  (registers "cart")
     import envs.files  # noqa: F401  (registers "files")
+
+    load_modules(os.environ.get(ENV_MODULES, ""))
+
+
+def load_modules(names: str | list[str]) -> None:
+    """Import the modules (a list, or comma-separated) that register users' environments."""
+    for name in names.split(",") if isinstance(names, str) else names:
+        if name.strip():
+            try:
+                importlib.import_module(name.strip())
+            except ImportError as exc:
+                raise ValueError(f"environment module {name.strip()!r} cannot be imported: {exc}") from None

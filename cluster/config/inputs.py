@@ -150,6 +150,14 @@ class DataConfig(Section):
         "(single-turn samples in data.format) when set, else every step of the training tasks' "
         "reference plays. Default False (single-turn samples).",
     )
+    env_modules: list[str] = Field(
+        default_factory=list,
+        description='Python modules that register your own environments (@envs.register("name")) for '
+        'multi-turn tasks whose "env" names them, e.g. [my_envs.shop]. The driver imports them first (an '
+        "import error stops the run before Ray starts); rollout and reward actors import them by the "
+        "EGPO_ENV_MODULES variable. They must be importable there (on a cluster: in the job's working "
+        "directory or installed). Default []: the built-in bfcl, files and cart.",
+    )
     format: Literal["egpo", "bfcl", "xlam", "chat"] = Field(
         "egpo",
         description="Input format: egpo (this project's JSONL), bfcl, xlam or chat (OpenAI-style). "

@@ -128,6 +128,7 @@ def _reward(ax, records) -> bool:
     for key, color, label in (
         ("reward/call_prompts", _COLORS[1], "prompts that need a call"),
         ("reward/no_call_prompts", _COLORS[2], "prompts that need none"),
+        ("multiturn/turn_pass_rate", _COLORS[3], "user turns passed (multi-turn, not rewarded)"),
     ):
         steps, values = series(records, key)
         if steps:
@@ -144,7 +145,8 @@ def summary_lines(records: list[dict[str, Any]]) -> list[str]:
         lines.append(f"steps: {max(steps)}")
     _, acc = series(records, "eval/accuracy")
     if acc:
-        lines.append(f"validation accuracy: {acc[0] * 100:.1f}% -> {acc[-1] * 100:.1f}%")
+        what = "multi-turn success" if _multi_turn(records) else "accuracy"
+        lines.append(f"validation {what}: {acc[0] * 100:.1f}% -> {acc[-1] * 100:.1f}%")
     _, reward = series(records, "reward/mean")
     if reward:
         lines.append(f"reward: first {reward[0]:.3f}, last {reward[-1]:.3f}, best {max(reward):.3f}")
@@ -173,15 +175,20 @@ def _summary(ax, records) -> None:
 
 
 # (file stem, drawing function) for the single plots; overview.png holds all five.
+def _multi_turn(records: list[dict[str, Any]]) -> bool:
+    """Whether the run trained on multi-turn tasks (its validation score is multi-turn success)."""
+    return any("multiturn/success" in r for r in records)
+
+
 def _panels(records):
+    title, label = (
+        ("Validation multi-turn success (greedy, every user turn passed)", "success (%)")
+        if _multi_turn(records)
+        else ("Validation accuracy (greedy)", "accuracy (%)")
+    )
     return [
         ("reward", lambda ax: _reward(ax, records)),
-        (
-            "val_accuracy",
-            lambda ax: _line(
-                ax, records, "eval/accuracy", "Validation accuracy (greedy)", "accuracy (%)", False, True
-            ),
-        ),
+        ("val_accuracy", lambda ax: _line(ax, records, "eval/accuracy", title, label, False, True)),
         (
             "cot_entropy",
             lambda ax: _line(ax, records, "entropy/cot", "Chain-of-thought entropy", "entropy (nats)"),

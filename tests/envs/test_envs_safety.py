@@ -3,6 +3,7 @@ never evaluates text, and never runs anything outside the allow-list of public b
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -172,6 +173,18 @@ def test_user_environments_register_by_name_with_a_call_budget():
         register("counter-test")(type("Other", (Counter,), {}))
     with pytest.raises(ValueError, match="unknown environment 'nope'"):
         make("nope")
+
+
+def test_environment_modules_named_in_the_variable_register_in_a_fresh_process():
+    """What a rollout worker or reward actor does with data.env_modules (EGPO_ENV_MODULES)."""
+    code = "from envs import make; env = make('counters'); env.reset({'initial_config': {'Counters': {}}}); print(type(env).__name__)"
+    env = {**os.environ, "EGPO_ENV_MODULES": "tests.support.counter_env"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "CountersEnv"
+    env["EGPO_ENV_MODULES"] = "tests.support.no_such_env"
+    failed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert failed.returncode != 0
+    assert "environment module 'tests.support.no_such_env' cannot be imported" in failed.stderr
 
 
 def test_the_envs_package_imports_neither_ray_vllm_nor_deepspeed():
