@@ -529,10 +529,13 @@ class TaskWriter:
         task["reference"].append(reference)
 
 
-def generate_split(split: str, count: int, seed: int = 0, values: str = "train") -> list[dict[str, Any]]:
+def generate_split(
+    split: str, count: int, seed: int = 0, values: str = "train", requests: tuple[int, int] = (2, 4)
+) -> list[dict[str, Any]]:
     """``count`` distinct tasks of ``split`` ("train" or "val"), environments and categories drawn
-    uniformly, 2-4 request turns each; the same arguments give the same tasks. ``values="held_out"``
-    (validation only) draws every value from the held-out pools and tags the tasks ``unseen_values``."""
+    uniformly, ``requests`` (least, most) request turns each; the same arguments give the same tasks.
+    ``values="held_out"`` (validation only) draws every value from the held-out pools and tags the
+    tasks ``unseen_values``."""
     if split not in ("train", "val") or values not in POOLS or (split, values) == ("train", "held_out"):
         raise ValueError(
             f"split {split!r}, values {values!r}: expected train/train, val/train or val/held_out"
@@ -549,7 +552,7 @@ def generate_split(split: str, count: int, seed: int = 0, values: str = "train")
         attempts += 1
         if attempts > 50 * count + 100:
             raise RuntimeError(f"only {len(tasks)} distinct {split} tasks after {attempts} attempts")
-        task = writer.task(rng.choice(ENVS), rng.choice(CATEGORIES), rng.randint(2, 4))
+        task = writer.task(rng.choice(ENVS), rng.choice(CATEGORIES), rng.randint(*requests))
         if task is None:
             continue
         key = json.dumps(task, sort_keys=True)
@@ -614,6 +617,17 @@ def write_jsonl(tasks: list[dict[str, Any]], path: Path) -> None:
         path.write_bytes(text)
 
 
+def _span(text: str) -> tuple[int, int]:
+    least, _, most = text.partition("-")
+    try:
+        span = int(least), int(most or least)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LEAST-MOST, e.g. 2-4") from None
+    if not 1 <= span[0] <= span[1] <= 6:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 1 <= LEAST <= MOST <= 6")
+    return span
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -623,15 +637,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--unseen", type=int, default=DEFAULT_SIZES["unseen"], help="unseen_values tasks (in val)"
     )
+    parser.add_argument(
+        "--requests", type=_span, default=(2, 4), help="least-most user requests per task (default 2-4)"
+    )
+    parser.add_argument("--stem", default="multiturn", help="file names: STEM_train.jsonl.gz, STEM_val.jsonl")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for split, count, name in (
-        ("train", args.train, "multiturn_train.jsonl.gz"),
-        ("val", args.val, "multiturn_val.jsonl"),
+        ("train", args.train, f"{args.stem}_train.jsonl.gz"),
+        ("val", args.val, f"{args.stem}_val.jsonl"),
     ):
-        tasks = generate_split(split, count, args.seed)
+        tasks = generate_split(split, count, args.seed, requests=args.requests)
         if split == "val":
-            tasks += generate_split(split, args.unseen, args.seed, values="held_out")
+            tasks += generate_split(split, args.unseen, args.seed, values="held_out", requests=args.requests)
         for task in tasks:
             check_task(task)
         write_jsonl(tasks, args.out / name)
