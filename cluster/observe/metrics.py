@@ -13,6 +13,8 @@ from typing import Any
 _CONSOLE = [
     ("reward/mean", "reward {:.3f}"),
     ("call_rate/train", "calls {:.2f}"),
+    ("multiturn/turn_pass_rate", "turns_ok {:.2f}"),
+    ("multiturn/turns_per_trajectory", "turns {:.1f}"),
     ("eval/accuracy", "val_acc {:.3f}"),
     ("entropy/cot", "H_cot {:.3f}"),
     ("kl", "kl {:.4f}"),

@@ -60,6 +60,16 @@ _DETAILS = [
             ("policy_version", "version {:d}"),
         ],
     ),
+    (
+        "multi-turn",
+        [
+            ("multiturn/steps_per_turn", "steps/turn {:.2f}"),
+            ("multiturn/calls_per_turn", "calls/turn {:.2f}"),
+            ("multiturn/env_errors", "env_errors {:.2f}"),
+            ("multiturn/observation_tokens", "obs_tokens {:d}"),
+            ("time/env", "env {:.2f}s"),
+        ],
+    ),
 ]
 
 

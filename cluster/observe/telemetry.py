@@ -53,6 +53,27 @@ GAUGES: dict[str, tuple[str, str]] = {
         "egpo_eval_unseen_values_accuracy",
         "Validation accuracy on the slice whose argument values never occur in training.",
     ),
+    "multiturn/success": (
+        "egpo_multiturn_success",
+        "Share of the step's trajectories whose every user turn passed.",
+    ),
+    "multiturn/turn_pass_rate": (
+        "egpo_multiturn_turn_pass_rate",
+        "Share of the user turns played in the step's trajectories that passed their check (not rewarded).",
+    ),
+    "multiturn/turns_per_trajectory": ("egpo_multiturn_turns", "User turns played per trajectory."),
+    "multiturn/calls_per_turn": (
+        "egpo_multiturn_calls_per_turn",
+        "Calls the model made per user turn played.",
+    ),
+    "multiturn/env_errors": (
+        "egpo_multiturn_env_errors",
+        "Environment observations that are errors, per trajectory.",
+    ),
+    "multiturn/observation_tokens": (
+        "egpo_multiturn_observation_tokens",
+        "Tool-result and user tokens of the step's trajectories (masked out of the loss).",
+    ),
     "entropy/cot": ("egpo_cot_entropy", "Mean chain-of-thought entropy of the step's completions."),
     "entropy/token": ("egpo_token_entropy", "Mean per-token entropy of the step's completions."),
     "kl": ("egpo_kl", "KL divergence of the policy from the reference (initial) policy."),

@@ -178,6 +178,26 @@ def test_detail_line_skips_missing_keys():
     assert "generate 1.00s" in line and "workers 3" in line and "learner" not in line
 
 
+def test_multi_turn_steps_show_their_turns_on_the_console_and_the_dashboard():
+    metrics = {
+        "reward/mean": 0.25,
+        "multiturn/turn_pass_rate": 0.5,
+        "multiturn/turns_per_trajectory": 1.75,
+        "multiturn/calls_per_turn": 1.2,
+        "multiturn/env_errors": 0.5,
+        "multiturn/observation_tokens": 840,
+        "time/env": 0.02,
+    }
+    out = io.StringIO()
+    StepProgress(total=2, verbose=True, file=out, bars=False).step_done(1, metrics)
+    line, details = out.getvalue().splitlines()
+    assert line.startswith("step 1/2 | reward 0.250 | turns_ok 0.50 | turns 1.8")
+    assert "multi-turn: calls/turn 1.20 env_errors 0.50 obs_tokens 840 env 0.02s" in details
+    for key in ("multiturn/success", "multiturn/turn_pass_rate", "multiturn/turns_per_trajectory",
+                "multiturn/calls_per_turn", "multiturn/env_errors", "multiturn/observation_tokens"):  # fmt: skip
+        assert GAUGES[key][0].startswith("egpo_multiturn_")
+
+
 def test_phase_prints_one_summary_line_and_nothing_on_failure():
     out = io.StringIO()
     with phase("warm start", total=4, file=out, bars=False) as bar:
