@@ -3,6 +3,7 @@ never evaluates text, and never runs anything outside the allow-list of public b
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -175,6 +176,29 @@ def test_user_environments_register_by_name_with_a_call_budget():
         make("nope")
 
 
+def test_the_readme_multi_turn_environment_and_task_work_as_printed():
+    """The README's own multi-turn environment (``# my_envs/counters.py``) and its task line: the
+    task loads (its ground truth replays on the environment) and a right call passes the turn."""
+    import re
+
+    from cluster.synthetic.multiturn import check_task
+    from envs.stateful import ground_truth_calls
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    (example,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "my_envs/counters" in b]
+    (task_text,) = [
+        b for b in re.findall(r"```json\n(.*?)```", readme, re.DOTALL) if '"env": "counters"' in b
+    ]
+    exec(compile(example.replace('"counters"', '"counters-readme"'), "README.md", "exec"), {})  # noqa: S102
+    task = json.loads(task_text.replace('"counters"', '"counters-readme"'))
+    check_task(task)
+    env = make("counters-readme")
+    env.reset(task)
+    env.next_turn()
+    assert env.step(ground_truth_calls(task["ground_truth"][0])) == ["5"]
+    assert env.check_turn(task["ground_truth"][0]).ok
+
+
 def test_environment_modules_named_in_the_variable_register_in_a_fresh_process():
     """What a rollout worker or reward actor does with data.env_modules (EGPO_ENV_MODULES)."""
     code = "from envs import make; env = make('counters'); env.reset({'initial_config': {'Counters': {}}}); print(type(env).__name__)"
@@ -202,7 +226,9 @@ def test_the_readme_environment_example_runs_as_printed():
 
     readme = (REPO_ROOT / "README.md").read_text()
     (example,) = [
-        block for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "@register(" in block
+        block
+        for block in re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+        if '@register("shop")' in block
     ]
     assert len(example.splitlines()) <= 45
     namespace: dict = {}
