@@ -34,6 +34,9 @@ class RunData:
 class SingleTurn:
     """Prompts answered in one completion, judged by the reward pool (the paper's setting)."""
 
+    headline = "accuracy"  # what ``eval/accuracy`` is called on the console
+    unit = "prompts"
+
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
 
@@ -65,9 +68,6 @@ class SingleTurn:
         from cluster.eval.validation import evaluate
 
         return evaluate(prompts, rollout, reward_pool, self.cfg.rollout.max_new_tokens, out_path)
-
-    headline = "accuracy"  # what ``eval/accuracy`` is called on the console
-    unit = "prompts"
 
 
 class MultiTurn(SingleTurn):

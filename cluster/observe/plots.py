@@ -174,12 +174,12 @@ def _summary(ax, records) -> None:
     )
 
 
-# (file stem, drawing function) for the single plots; overview.png holds all five.
 def _multi_turn(records: list[dict[str, Any]]) -> bool:
     """Whether the run trained on multi-turn tasks (its validation score is multi-turn success)."""
     return any("multiturn/success" in r for r in records)
 
 
+# (file stem, drawing function) for the single plots; overview.png holds all five.
 def _panels(records):
     title, label = (
         ("Validation multi-turn success (greedy, every user turn passed)", "success (%)")
