@@ -109,7 +109,9 @@ def test_trajectories_become_masked_completions_with_the_trajectory_reward(tiny_
     assert later_users and all(text in observed for text in later_users)
     metrics = trajectory_metrics(groups, verdicts)
     assert metrics["multiturn/observation_tokens"] > 0 and metrics["multiturn/model_tokens"] > 0
-    assert metrics["multiturn/turn_pass_rate"] > 0.4 and metrics["multiturn/success"] == 0.5
+    turns = len(perfect["question"]), len(silent["question"])  # every turn of one, none of the other
+    assert metrics["multiturn/turn_pass_rate"] == pytest.approx(turns[0] / sum(turns))
+    assert metrics["multiturn/success"] == 0.5
     assert metrics["multiturn/turns_per_trajectory"] >= 1.5
 
 
