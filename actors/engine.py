@@ -13,6 +13,7 @@ processed log-probs are those of the renormalised nucleus, which the learner doe
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,7 @@ class RolloutEngine:
         seed: int = 0,
         enforce_eager: bool | None = None,
         kv_cache_memory_bytes: int | None = None,
+        enable_sleep_mode: bool = False,
     ) -> None:
         """Start the engine.
 
@@ -115,7 +117,8 @@ class RolloutEngine:
         and below ~0.08 even the tiny model does not fit on a 12 GiB node. On CPU,
         ``kv_cache_memory_bytes`` sets the KV cache's size instead (cluster/roles/kv_cache.py sizes it
         from the run); GPUs ignore it. ``enforce_eager`` None
-        means True on CPU and False (CUDA graphs) on GPU. Raises ``FileNotFoundError`` for a
+        means True on CPU and False (CUDA graphs) on GPU. ``enable_sleep_mode`` lets :meth:`sleep`
+        free the GPU between sampling turns (``cluster.mode=colocated``; ignored on CPU). Raises ``FileNotFoundError`` for a
         missing model directory and ``RuntimeError`` naming the model and the settings when vLLM
         cannot start (e.g. the memory setting does not fit).
         """
@@ -136,6 +139,8 @@ class RolloutEngine:
         if kv_cache_memory_bytes is not None and not on_gpu:
             self._settings["kv_cache_memory_bytes"] = int(kv_cache_memory_bytes)
         self.device = "cuda" if on_gpu else "cpu"
+        self._sleep_mode = enable_sleep_mode and on_gpu  # vLLM's sleep mode needs CUDA (or ROCm, XPU)
+        self._asleep = False
         try:
             from vllm import LLM
 
@@ -148,6 +153,7 @@ class RolloutEngine:
                 # ("CPU Generator does not use offset": the discarded partial-prefill token rewinds a
                 # generator the CPU cannot rewind), so prompts are prefilled whole there.
                 **({} if on_gpu else {"enable_chunked_prefill": False}),
+                **({"enable_sleep_mode": True} if self._sleep_mode else {}),
                 **self._settings,
             )
         except Exception as err:
@@ -208,6 +214,7 @@ class RolloutEngine:
         ids vLLM used, also for text prompts). A fixed ``seed`` reproduces the same completions.
         """
         _check_sampling_args(prompts, group_size, temperature, top_p, max_new_tokens)
+        self.wake_up()  # a sleeping engine samples only after it has its device back
         from vllm import SamplingParams
 
         greedy = temperature == 0  # evaluation: argmax decoding, no log-probs (the list stays empty)
@@ -253,6 +260,31 @@ class RolloutEngine:
             )
         return group
 
+    # ------------------------------------------------------------------ taking turns
+    def sleep(self) -> dict[str, float]:
+        """Free the device for the learner's turn (``cluster.mode=colocated``): vLLM sleep level 1
+        drops the KV cache and moves the weights to host memory. Returns the seconds it took and the
+        GiB of device memory it freed; on CPU (no sleep mode) it does nothing and returns zeros."""
+        if not self._sleep_mode or self._asleep:
+            return {"seconds": 0.0, "freed_gib": 0.0}
+        free, t = torch.cuda.mem_get_info()[0], time.perf_counter()
+        self.llm.sleep(level=1)
+        self._asleep = True
+        return {
+            "seconds": time.perf_counter() - t,
+            "freed_gib": (torch.cuda.mem_get_info()[0] - free) / 2**30,
+        }
+
+    def wake_up(self) -> dict[str, float]:
+        """Take the device back after the learner's turn: weights back on it, KV cache reallocated.
+        Returns the seconds it took (zero when it was not asleep)."""
+        if not self._asleep:
+            return {"seconds": 0.0}
+        t = time.perf_counter()
+        self.llm.wake_up()
+        self._asleep = False
+        return {"seconds": time.perf_counter() - t}
+
     # ------------------------------------------------------------------ weights
     def update_weights(self, buffers: list[torch.Tensor], index: list[TensorSlot], version: int) -> None:
         """Load the learner's flat buffers (``common.flat_weights`` format, Hugging Face names) into
@@ -291,6 +323,7 @@ class RolloutEngine:
         self._load_named(list(unpack(buffers, index)), version)
 
     def _load_named(self, named: list[tuple[str, torch.Tensor]], version: int) -> None:
+        self.wake_up()
         payload = named if self._in_process else serialize_weights(named)
         self.llm.collective_rpc(reload_in_worker, args=(payload,))
         self.llm.reset_prefix_cache()

@@ -81,10 +81,11 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     rollout = RolloutPool(
         str(policy_dir),
         cfg.model,
-        cfg.rollout,
+        colocated_rollout(cfg, learners),
         run_name=run.path.name,
         node_id=node_id,
         kv_cache_bytes=kv_cache,
+        take_turns=cfg.cluster.mode == "colocated",
     )
     say(
         f"Rollout workers: {rollout.size} (change while it runs: python launch.py scale --workers N "
@@ -203,6 +204,22 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
     for pool in (rollout, learners, reward_pool):
         pool.shutdown()
     return 0
+
+
+def colocated_rollout(cfg: RunConfig, learners):
+    """``cfg.rollout``, with ``cluster.mode=colocated``'s threads when it leaves them unset: every
+    core of the learner's node, shared among the workers (sampling and training take turns)."""
+    from common.placement import shared_threads
+
+    if cfg.cluster.mode != "colocated":
+        return cfg.rollout
+    threads = cfg.rollout.threads or shared_threads(learners.node_id, cfg.rollout.num_workers)
+    say(
+        f"Colocated: rollout workers and learner take turns on node {learners.node_id[:8]}: "
+        f"{threads} thread(s) a worker, {learners.threads or 'Ray default'} a learner rank"
+        + (", engines sleep while the learner trains" if cfg.rollout.gpus_per_worker else "")
+    )
+    return cfg.rollout.model_copy(update={"threads": threads})
 
 
 def may_share_a_gpu(cfg: RunConfig) -> bool:

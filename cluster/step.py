@@ -119,6 +119,7 @@ def rl_step(
         temperature=cfg.rollout.temperature,
         staleness=staleness,
     )
+    turns = rollout.sleep()  # cluster.mode=colocated on GPUs: the learner gets the devices
     t = time.perf_counter()
     metrics = learners.train_step(batch)
     metrics["throughput/learner_tokens_per_s"] = metrics.pop("throughput/tokens_per_s", 0.0)
@@ -127,8 +128,9 @@ def rl_step(
     t = time.perf_counter()
     with pipeline.exclusive():
         locked = time.perf_counter()
+        turns.update(rollout.wake_up())  # the engines take the devices back before the new weights
         weight_sync.push(version=step)
-        sync_s = time.perf_counter() - locked
+        sync_s = time.perf_counter() - locked - turns.get("time/rollout_wake", 0.0)
     pipeline.pushed(step)
     push_wait = locked - t
 
@@ -138,6 +140,7 @@ def rl_step(
         "time/train": train_s,
         "time/weight_sync": sync_s,
         "time/step": step_s,
+        **turns,
     }
     if pipeline.max_staleness == 0:  # generate and score ran inside take()
         busy = timings["time/generate"] + timings["time/score"]
@@ -145,7 +148,8 @@ def rl_step(
         timings["time/wait_rollouts"] = waited
         timings["time/wait_workers"] = push_wait
         busy = waited + push_wait
-    timings["time/overhead"] = step_s - busy - train_s - sync_s
+    turn_s = turns.get("time/rollout_sleep", 0.0) + turns.get("time/rollout_wake", 0.0)
+    timings["time/overhead"] = step_s - busy - train_s - sync_s - turn_s
 
     rewards = rollouts.rewards
     lengths = [len(c["token_ids"]) for c in completions]

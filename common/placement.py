@@ -73,6 +73,20 @@ def room(node_id: str | None = None) -> str:
     return f"{place} has {free_resources(node_id)} free"
 
 
+def node_cpus(node_id: str) -> int:
+    """The CPUs Ray counts on one node (all of its cores unless the node was started with fewer)."""
+    for node in ray.nodes():
+        if node["NodeID"] == node_id:
+            return max(1, int(node["Resources"].get("CPU", 1)))
+    raise PlacementError(f"node {node_id[:8]} is not in the cluster")
+
+
+def shared_threads(node_id: str, sharers: int) -> int:
+    """Compute threads for each of ``sharers`` processes that take turns with another role on one
+    node (``cluster.mode=colocated``): the node's cores split among them, at least 1."""
+    return max(1, node_cpus(node_id) // max(1, sharers))
+
+
 def node_of(pg: PlacementGroup, bundle_index: int = 0) -> str:
     """The id of the node that holds bundle ``bundle_index`` of a placed group."""
     return placement_group_table(pg)["bundles_to_node_id"][bundle_index]

@@ -222,6 +222,19 @@ class ClusterConfig(Section):
         description="Place the rollout workers and reward actors on the learner's node (weights stay "
         "on one machine); false lets them go to any node with room. Default True.",
     )
+    mode: Literal["separate", "colocated"] = Field(
+        "separate",
+        description="How the rollout workers and the learner share devices. 'separate': each role uses "
+        "its own Ray CPUs or GPUs (threads: its CPUs); with algorithm.max_staleness > 0 they run at once. "
+        "'colocated': they take turns on the same devices, each phase using all of them, like verl's "
+        "hybrid engine or OpenRLHF's colocate_all: on CPU, rollout.threads and learner.threads left "
+        "unset become all the cores of the learner's node (shared among the workers, or the ranks, "
+        "there); on GPU (set learner.gpus_per_learner + rollout.gpus_per_worker <= 1, so one worker "
+        "shares each learner's GPU) the rollout engines sleep while the learner trains (vLLM sleep "
+        "mode, level 1: KV cache freed, weights moved to host memory) and wake before the new weights "
+        "arrive. Synchronous only (algorithm.max_staleness=0), with every role on the learner's node "
+        "(cluster.colocate=true). Default separate.",
+    )
     placement_timeout_s: float = Field(
         120.0,
         gt=0,

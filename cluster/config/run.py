@@ -116,6 +116,29 @@ class RunConfig(Section):
                 ),
             ]
         clu, rew = self.cluster, self.reward
+        if clu.mode == "colocated":  # the roles take turns on the same devices
+            checks += [
+                (
+                    alg.max_staleness == 0,
+                    "algorithm.max_staleness",
+                    alg.max_staleness,
+                    "0 with cluster.mode=colocated (sampling and training take turns on the same devices; "
+                    "for both at once use cluster.mode=separate)",
+                ),
+                (
+                    clu.colocate,
+                    "cluster.colocate",
+                    clu.colocate,
+                    "true with cluster.mode=colocated (the rollout workers share the learner's node)",
+                ),
+                (
+                    lrn.gpus_per_learner + roll.gpus_per_worker <= 1 + 1e-9,
+                    "rollout.gpus_per_worker",
+                    roll.gpus_per_worker,
+                    f"at most 1 - learner.gpus_per_learner ({lrn.gpus_per_learner:g}) with "
+                    "cluster.mode=colocated: a rollout worker shares its learner's GPU (e.g. 0.5 and 0.5)",
+                ),
+            ]
         if clu.address == "local" and clu.num_cpus is not None:
             roles = {
                 "rollout": (roll.num_workers, roll.cpus_per_worker),

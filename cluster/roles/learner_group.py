@@ -14,7 +14,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.config import RunConfig
 from cluster.roles.ray_setup import actor_options
-from common.placement import bundle, node_of, reserve, wait_placed
+from common.placement import bundle, node_of, reserve, shared_threads, wait_placed
 from common.types import RolloutBatch
 from common.weight_group import find_free_port
 from learner.settings import LearnerSettings
@@ -65,11 +65,15 @@ class LearnerGroup:
         settings = {**learner_settings(cfg), **overrides}
         lrn = cfg.learner
         world = lrn.num_learners
-        threads = lrn.threads if cpus is None else None  # a warm start's threads follow its own CPUs
+        warm_start = cpus is not None  # runs alone: its threads follow its own CPUs
+        threads = None if warm_start else lrn.threads
         cpus = lrn.cpus_per_learner if cpus is None else cpus
         self.pg = reserve([bundle(cpus, lrn.gpus_per_learner)] * world, "STRICT_PACK")
         wait_placed(self.pg, f"{world} learner rank(s) on one node", cfg.cluster.placement_timeout_s)
         self.node_id = node_of(self.pg)
+        if threads is None and not warm_start and cfg.cluster.mode == "colocated":
+            threads = shared_threads(self.node_id, world)  # training takes every core in its turn
+        self.threads = threads
         port = find_free_port()
         self.learners = [
             Learner.options(

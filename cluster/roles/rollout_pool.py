@@ -118,6 +118,7 @@ class RolloutPool:
         run_name: str | None = None,
         node_id: str | None = None,
         kv_cache_bytes: int | None = None,
+        take_turns: bool = False,
     ):
         from actors.rollout import RolloutWorker
 
@@ -138,7 +139,10 @@ class RolloutPool:
             enable_prefix_caching=rollout.enable_prefix_caching,
             seed=rollout.seed,
             kv_cache_memory_bytes=kv_cache_bytes,
+            enable_sleep_mode=take_turns,
         )
+        # GPU workers free their device while the learner trains; CPU ones have nothing to give back
+        self.take_turns = take_turns and rollout.gpus_per_worker > 0
         self._slots: list[_Slot] = []
         self._next_index = 0
         self._weights: tuple[Any, Any, int] | None = None  # (buffers ref, index, version)
@@ -234,6 +238,36 @@ class RolloutPool:
                 slot.version = version
             except RayActorError as error:  # its replacement loads these weights before work
                 self._on_death(slot, error)
+
+    def sleep(self) -> dict[str, float]:
+        """``cluster.mode=colocated`` on GPUs: every ready worker frees its device for the learner's
+        turn. Returns ``time/rollout_sleep`` (the slowest worker's seconds) and
+        ``memory/rollout_freed_gib`` (all workers'); nothing when the pool does not take turns."""
+        results = self._turn("sleep")
+        if not results:
+            return {}
+        return {
+            "time/rollout_sleep": max(r["seconds"] for r in results),
+            "memory/rollout_freed_gib": sum(r["freed_gib"] for r in results),
+        }
+
+    def wake_up(self) -> dict[str, float]:
+        """After the learner's turn: every ready worker takes its device back (``time/rollout_wake``)."""
+        results = self._turn("wake_up")
+        return {"time/rollout_wake": max(r["seconds"] for r in results)} if results else {}
+
+    def _turn(self, method: str) -> list[dict[str, float]]:
+        if not self.take_turns:
+            return []
+        ready = [s for s in self._slots if s.state == "ready"]
+        refs = [getattr(s.actor, method).remote() for s in ready]
+        results = []
+        for slot, ref in zip(ready, refs, strict=True):
+            try:
+                results.append(ray.get(ref))
+            except RayActorError as error:  # its replacement starts awake
+                self._on_death(slot, error)
+        return results
 
     def prune_dead(self, timeout_s: float = 30.0) -> int:
         """Ping the ready workers; dead ones are replaced (restart budget). Returns how many died."""
