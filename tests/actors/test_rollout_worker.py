@@ -221,6 +221,14 @@ def test_ping_reports_version_and_model(ray_cluster, worker_and_dir):
     assert isinstance(info["pid"], int) and info["device"] == "cpu"
 
 
+def test_on_cpu_sleep_and_wake_up_give_nothing_back_and_sampling_goes_on(ray_cluster, worker_and_dir):
+    worker, _ = worker_and_dir  # cluster.mode=colocated on CPU: no sleep mode, the cores are shared
+    assert ray_cluster.get(worker.sleep.remote()) == {"seconds": 0.0, "freed_gib": 0.0}
+    assert ray_cluster.get(worker.wake_up.remote()) == {"seconds": 0.0}
+    out = ray_cluster.get(worker.generate.remote([[5, 6, 7]], group_size=2, max_new_tokens=4, seed=1))
+    assert len(out[0]) == 2
+
+
 def test_bad_sampling_arguments_are_rejected(ray_cluster, worker_and_dir):
     worker, _ = worker_and_dir
     with pytest.raises(ValueError, match="group_size"):
