@@ -1,9 +1,12 @@
 """Where an RL step's time goes: generate, score, learner recompute, update, weight sync, overhead.
 
-Runs ``launch.py train`` for a config twice, interleaved (sync, async, sync, async ... for
-``--rounds``): synchronously (``algorithm.max_staleness=0``) and asynchronously
-(``max_staleness=1``: the next batch is sampled while the learner trains). Rollout worker and
-learner each get one of the machine's Ray CPUs, so in async mode they run side by side.
+Runs ``launch.py train`` for a config in three modes, interleaved (sync, async, colocated, sync ...
+for ``--rounds``): synchronously (``algorithm.max_staleness=0``) and asynchronously
+(``max_staleness=1``: the next batch is sampled while the learner trains), rollout worker and
+learner each with one of the machine's cores (one thread each); and colocated
+(``cluster.mode=colocated``: they take turns, each phase with both cores). The 2-core compute
+floor is sync's generate + score + recompute + update over two: the step's work spread evenly
+over both cores with nothing else on the path; each mode's step is reported against it.
 
 Per mode it prints the mean time per step (steps 1-2 dropped as warm-up) split into:
 - generate, score: the rollout pool and the reward pool (in async mode they overlap training);
@@ -38,10 +41,17 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_PATH = REPO_ROOT / "benchmarks" / "results" / "step_breakdown.json"
-# Async mode runs sampling and training at once: one thread each (the preset's 2 + 2 are for turns).
+# sync and async: separate roles, one core (thread) each; async samples the next batch while the
+# learner trains. colocated: the roles take turns, each phase on both cores (cluster.mode=colocated).
 MODES = {
-    "sync": ["algorithm.max_staleness=0"],
+    "sync": ["algorithm.max_staleness=0", "rollout.threads=1", "learner.threads=1"],
     "async": ["algorithm.max_staleness=1", "rollout.threads=1", "learner.threads=1"],
+    "colocated": [
+        "cluster.mode=colocated",
+        "algorithm.max_staleness=0",
+        "rollout.threads=null",
+        "learner.threads=null",
+    ],
 }
 # One Ray CPU each for the rollout worker and the learner; nothing but timing in the run.
 PLACEMENT = [
@@ -161,14 +171,14 @@ def model_bytes(run_dir: Path) -> int:
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
     print(
-        f"\n{'mode':<6} {'step s':>7} "
+        f"\n{'mode':<9} {'step s':>7} "
         + " ".join(f"{p:>11}" for p in PARTS)
         + f" {'tok/s':>8} {'compl/s':>8}"
     )
     for mode, r in results.items():
         cells = " ".join(f"{r[p + '_s']:>6.3f} {100 * r[p + '_s'] / r['step_s']:>3.0f}%" for p in PARTS)
         print(
-            f"{mode:<6} {r['step_s']:>7.3f} {cells} {r['tokens_per_s']:>8.0f} {r['completions_per_s']:>8.2f}"
+            f"{mode:<9} {r['step_s']:>7.3f} {cells} {r['tokens_per_s']:>8.0f} {r['completions_per_s']:>8.2f}"
         )
 
 
@@ -177,18 +187,26 @@ def main() -> None:
     parser.add_argument("--preset", default="tiny", help="config preset (configs/<name>.yaml). Default tiny.")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--steps", type=int, default=8, help="RL steps per run (first 2 dropped). Default 8.")
-    parser.add_argument("--rounds", type=int, default=1, help="sync/async pairs, interleaved. Default 1.")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the modes, interleaved. Default 1.")
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help=f"modes to run, comma-separated, from {', '.join(MODES)} (sync is the baseline). Default all.",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run. Default 1800.")
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args()
     if args.steps <= WARMUP_STEPS:
         parser.error(f"--steps must be > {WARMUP_STEPS} (the first {WARMUP_STEPS} are warm-up)")
+    modes = {m: MODES[m] for m in args.modes.split(",") if m in MODES}
+    if "sync" not in modes or len(modes) != len(args.modes.split(",")):
+        parser.error(f"--modes {args.modes!r}: a comma-separated subset of {', '.join(MODES)} with sync")
 
     base = [f"--config={args.preset}", *PLACEMENT, *QUIET, f"train.steps={args.steps}", *args.set]
-    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="step-breakdown-") as tmp:
         for round_ in range(1, args.rounds + 1):
-            for mode, extra in MODES.items():
+            for mode, extra in modes.items():
                 name = f"{mode}-{round_}"
                 print(f"[{name}] launch.py train {' '.join(base[1:] + extra)}", flush=True)
                 records, wall = run_train([*base, *extra], Path(tmp), name, args.timeout)
@@ -204,24 +222,39 @@ def main() -> None:
     # The round with the median step time stands for each mode.
     results = {mode: sorted(rs, key=lambda r: r["step_s"])[len(rs) // 2] for mode, rs in runs.items()}
     print_table(results)
-    sync, async_ = results["sync"], results["async"]
-    sync_s = statistics.fmean([sync["weight_sync_s"], async_["weight_sync_s"]])
+    sync = results["sync"]
+    sync_s = statistics.fmean(r["weight_sync_s"] for r in results.values())
+    # The 2-core compute floor: the work of a step (one core per phase, in sync mode) spread evenly
+    # over both cores, with nothing else on the path.
+    floor = (sync["generate_s"] + sync["score_s"] + sync["recompute_s"] + sync["update_s"]) / 2
     summary = {
-        "async_speedup": sync["step_s"] / async_["step_s"],
-        "async_step_over_max_generate_train": async_["step_over_max_generate_train"],
+        "compute_floor_s": floor,
         "weight_bytes": weight_bytes,
         "weight_sync_s": sync_s,
         "raw_copy_s": copy_s,
         "weight_sync_over_raw_copy": sync_s / copy_s,
     }
-    print(
-        f"\nasync vs sync: {summary['async_speedup']:.2f}x faster per step; async step = "
-        f"{summary['async_step_over_max_generate_train']:.2f}x max(generate + score, train) (goal <= 1.2)\n"
-        f"overhead: sync {100 * sync['overhead_share']:.1f}%, async {100 * async_['overhead_share']:.1f}% "
-        f"of the step (goal <= 5%)\n"
+    lines = [""]
+    for mode, r in results.items():
+        summary[f"{mode}_over_floor"] = r["step_s"] / floor
+        summary[f"{mode}_speedup_vs_sync"] = sync["step_s"] / r["step_s"]
+        lines.append(
+            f"{mode}: {r['step_s']:.3f} s a step = {summary[f'{mode}_over_floor']:.2f}x the 2-core compute "
+            f"floor ({floor:.3f} s), {summary[f'{mode}_speedup_vs_sync']:.2f}x sync's speed"
+        )
+    if "async" in results:
+        summary["async_step_over_max_generate_train"] = results["async"]["step_over_max_generate_train"]
+        lines.append(
+            f"async step = {summary['async_step_over_max_generate_train']:.2f}x max(generate + score, "
+            "train) (goal <= 1.2)"
+        )
+    overheads = ", ".join(f"{m} {100 * r['overhead_share']:.1f}%" for m, r in results.items())
+    lines.append(f"overhead: {overheads} of the step (goal <= 5%)")
+    lines.append(
         f"weight sync: {1000 * sync_s:.1f} ms for {weight_bytes / 1e6:.2f} MB; a raw copy of the same bytes "
         f"takes {1000 * copy_s:.3f} ms ({summary['weight_sync_over_raw_copy']:.0f}x)"
     )
+    print("\n".join(lines))
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "preset": args.preset,

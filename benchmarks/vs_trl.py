@@ -10,7 +10,7 @@ plain GRPO: the entropy bonus is off (``algorithm.entropy_coef=0``); it would co
 as the learner computes the entropies either way. No side skips zero-variance groups. TRL generates
 with transformers' ``generate`` (no vLLM), gradient checkpointing off.
 
-Each side runs as its own subprocess, interleaved (ours, ours-async, TRL, ours, ...) to spread
+Each side runs as its own subprocess, interleaved (ours, ours-async, ours-colocated, TRL, ours, ...) to spread
 machine noise evenly. Throughput is the steady state: completions of steps 2..N over the sum of
 those steps' times (step 1, the warm-up, is dropped). Our step time is ``time/step`` from
 ``metrics.jsonl`` (generate, score, train, weight broadcast); TRL's is timed by a callback from
@@ -21,7 +21,7 @@ end-to-end wall time is reported beside them.
 Workloads: (a) the tiny default config; (b) function calling of realistic shape (see workloads.py).
 
     bash install.sh --bench && .venv/bin/python benchmarks/vs_trl.py [--workload a|b|both]
-        [--steps 6] [--rounds 2] [--sides ours,ours-async,trl] [--quick]
+        [--steps 6] [--rounds 2] [--sides ours,ours-async,ours-colocated,trl] [--quick]
 
 Writes benchmarks/results/vs_trl.json (``--quick``: vs_trl-quick.json).
 """
@@ -47,8 +47,13 @@ sys.path.insert(0, str(REPO_ROOT))
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
-SIDES = ("ours", "ours-async", "trl")
-ASYNC = ["algorithm.max_staleness=1", "rollout.threads=1", "learner.threads=1"]  # both run at once
+SIDES = ("ours", "ours-async", "ours-colocated", "trl")
+SIDE_OVERRIDES = {
+    "ours": [],  # synchronous, separate roles: one core each, sampling and training take turns
+    "ours-async": ["algorithm.max_staleness=1", "rollout.threads=1", "learner.threads=1"],  # at once
+    # the roles take turns on the same cores, each phase with all of them
+    "ours-colocated": ["cluster.mode=colocated", "rollout.threads=null", "learner.threads=null"],
+}
 TAIL_LINES = 40
 
 
@@ -60,7 +65,7 @@ def run_ours(prepared, side: str, workdir: Path, name: str, timeout: float) -> d
     runs_dir = workdir / "runs"
     overrides = [
         *prepared.ours_overrides,
-        *(ASYNC if side == "ours-async" else []),
+        *SIDE_OVERRIDES[side],
         f"train.steps={prepared.steps}",
         f"logging.runs_dir={runs_dir}",
         f"logging.run_name={name}",
@@ -341,7 +346,7 @@ def bench_workload(name: str, args, workdir: Path) -> dict[str, Any]:
 
 def print_table(results: dict[str, Any]) -> None:
     print(
-        f"\n{'workload':8s} {'side':10s} {'completions/s per round':>26s} {'median':>8s} {'vs TRL':>7s} "
+        f"\n{'workload':8s} {'side':14s} {'completions/s per round':>26s} {'median':>8s} {'vs TRL':>7s} "
         f"{'step s':>7s} {'tokens':>7s} {'wall s':>7s}"
     )
     for name, res in results.items():
@@ -350,7 +355,7 @@ def print_table(results: dict[str, Any]) -> None:
             ratio = res["ratio_vs_trl"].get(side)
             tokens = [r["mean_completion_tokens"] for r in runs if r["mean_completion_tokens"] is not None]
             print(
-                f"{name:8s} {side:10s} {per_round:>26s} {res['median_completions_per_s'][side]:8.2f} "
+                f"{name:8s} {side:14s} {per_round:>26s} {res['median_completions_per_s'][side]:8.2f} "
                 f"{(f'{ratio:.2f}x' if ratio else '-'):>7s} "
                 f"{statistics.median(r['mean_step_s'] for r in runs):7.2f} "
                 f"{(f'{statistics.median(tokens):.0f}' if tokens else '-'):>7s} "

@@ -107,7 +107,13 @@ def train(cfg: RunConfig, resume: str | None = None) -> int:
         print(f"launch.py: {exc}", file=sys.stderr)
         return 2
     learners.wait_ready()
-    weight_sync = WeightSync(learners, rollout, cfg.learner.backend, cfg.rollout.weight_sync_timeout_s)
+    weight_sync = WeightSync(
+        learners,
+        rollout,
+        cfg.learner.backend,
+        cfg.rollout.weight_sync_timeout_s,
+        in_place=cfg.cluster.mode == "colocated",
+    )
     metrics_log = MetricsLog(run.path, cfg.logging.tensorboard, wandb_run)
     telemetry = Telemetry(run.path.name)
     feed = PromptFeed(train_prompts, cfg.train.prompts_per_step, cfg.data.shuffle_seed)
@@ -218,6 +224,7 @@ def colocated_rollout(cfg: RunConfig, learners):
         f"Colocated: rollout workers and learner take turns on node {learners.node_id[:8]}: "
         f"{threads} thread(s) a worker, {learners.threads or 'Ray default'} a learner rank"
         + (", engines sleep while the learner trains" if cfg.rollout.gpus_per_worker else "")
+        + "; weights through the node's shared-memory object store"
     )
     return cfg.rollout.model_copy(update={"threads": threads})
 

@@ -224,10 +224,12 @@ class RolloutPool:
         self._report()
         return [group for i in range(len(bounds)) for group in work.results[i]]
 
-    def update_weights(self, buffers: list, index: list, version: int) -> None:
-        """Send one set of flat buffers to every worker (one object-store put, shared); kept for
-        workers that join later."""
-        buffers_ref = ray.put(buffers)
+    def update_weights(
+        self, buffers: list | ray.ObjectRef, index: list | ray.ObjectRef, version: int
+    ) -> None:
+        """Send one set of flat buffers to every worker (one object-store put, shared; or refs a
+        learner already put there); kept for workers that join later."""
+        buffers_ref = buffers if isinstance(buffers, ray.ObjectRef) else ray.put(buffers)
         self._weights = (buffers_ref, index, version)
         self.version = version
         ready = [s for s in self._slots if s.state == "ready"]

@@ -29,18 +29,28 @@ def _node_ip(actor) -> str:
 
 
 class WeightSync:
-    """Owns the weight-sync group of one learner group and one rollout pool."""
+    """Owns the weight-sync group of one learner group and one rollout pool.
 
-    def __init__(self, learners, rollout, backend: str = "gloo", timeout_s: float = 300.0):
+    ``in_place=True`` (``cluster.mode=colocated``: every worker on the learner's node) builds no
+    group: each push puts the learner's flat buffers in the node's shared-memory object store once,
+    and every worker loads them from there, with no collective and no network hop. (Two ranks of
+    one NCCL group may not share a GPU, which colocated workers do.)
+    """
+
+    def __init__(
+        self, learners, rollout, backend: str = "gloo", timeout_s: float = 300.0, in_place: bool = False
+    ):
         self.learners = learners
         self.rollout = rollout
         self.backend = backend
         self.timeout_s = timeout_s
+        self.in_place = in_place
         self.sender = learners.learners[0]
         self.index = ray.get(self.sender.weight_index.remote())  # fixed for the run
         self.members: list = []
         rollout.weight_source = self.current_weights  # newcomers load these before they take work
-        self.connect()
+        if not in_place:
+            self.connect()
 
     def connect(self) -> None:
         """(Re)build the group for the rollout workers the pool has now."""
@@ -68,6 +78,10 @@ class WeightSync:
         """Broadcast the learner's current weights to every worker, recorded as ``version``.
         Dead workers are found (and replaced) first; the group is rebuilt when the pool changed.
         A broadcast (or rebuild) broken by a worker's death is retried without it."""
+        if self.in_place:  # a dead worker is replaced and its replacement loads these buffers
+            buffers_ref, index_ref = self.current_weights()
+            self.rollout.update_weights(buffers_ref, index_ref, version)
+            return
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             self.rollout.prune_dead()
             try:

@@ -37,6 +37,7 @@ def test_colocated_mode_samples_and_trains_as_separate_roles_with_the_same_threa
     assert "Colocated" not in separate.stdout
     assert "Colocated: rollout workers and learner take turns" in colocated.stdout
     assert "2 thread(s) a worker, 2 a learner rank" in colocated.stdout  # both cores, each in its turn
+    assert "weights through the node's shared-memory object store" in colocated.stdout  # no gloo group
 
     a, b = _records(runs / "separate"), _records(runs / "colocated")
     assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2]
