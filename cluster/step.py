@@ -119,7 +119,8 @@ def rl_step(
         temperature=cfg.rollout.temperature,
         staleness=staleness,
     )
-    turns = rollout.sleep()  # cluster.mode=colocated on GPUs: the learner gets the devices
+    colocated = cfg.cluster.mode == "colocated"
+    turns = rollout.sleep() if colocated else {}  # on GPUs the learner gets the devices
     t = time.perf_counter()
     metrics = learners.train_step(batch)
     metrics["throughput/learner_tokens_per_s"] = metrics.pop("throughput/tokens_per_s", 0.0)
@@ -128,7 +129,8 @@ def rl_step(
     t = time.perf_counter()
     with pipeline.exclusive():
         locked = time.perf_counter()
-        turns.update(rollout.wake_up())  # the engines take the devices back before the new weights
+        if colocated:  # the engines take the devices back before the new weights
+            turns.update(rollout.wake_up())
         weight_sync.push(version=step)
         sync_s = time.perf_counter() - locked - turns.get("time/rollout_wake", 0.0)
     pipeline.pushed(step)

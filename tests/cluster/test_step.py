@@ -23,7 +23,7 @@ def _config(*overrides: str, per_step: int = 3):
 
 def _step(cfg, rollout: FakeRollout, step: int = 1) -> tuple[dict, FakeLearners]:
     feed = PromptFeed(six_prompts(), cfg.train.prompts_per_step, cfg.data.shuffle_seed)
-    reward_pool, learners = FakeRewardPool(), FakeLearners()
+    reward_pool, learners = FakeRewardPool(), FakeLearners(rollout)
     produce = lambda s: sample_and_score(s, cfg, feed, rollout, reward_pool)  # noqa: E731
     pipeline = RolloutPipeline(produce, step, step, cfg.algorithm.max_staleness, rollout.version)
     metrics = rl_step(step, cfg, pipeline, learners, FakeWeightSync(rollout), rollout, reward_pool)
@@ -91,3 +91,20 @@ def test_a_step_reports_these_metrics():
     }  # fmt: skip
     assert metrics["policy_version"] == 1 == rollout.version and metrics["policy/staleness"] == 0
     assert metrics["response_length/mean"] == pytest.approx(sum(k + 2 for k in range(G)) / G)
+
+
+def test_colocated_mode_puts_the_engines_to_sleep_while_the_learner_trains():
+    rollout = FakeRollout(six_prompts(), split={0, 1, 2, 3, 4, 5})
+    metrics, learners = _step(_config("cluster.mode=colocated"), rollout)
+    assert rollout.events == ["sleep", "wake", "push"] and learners.trained_while_asleep == [True]
+    assert metrics["time/rollout_sleep"] == 0.25 and metrics["time/rollout_wake"] == 0.5
+    assert metrics["memory/rollout_freed_gib"] == 3.0
+    turns = metrics["time/rollout_sleep"] + metrics["time/rollout_wake"]
+    named = (
+        metrics["time/generate"] + metrics["time/score"] + metrics["time/train"] + metrics["time/weight_sync"]
+    )
+    assert metrics["time/overhead"] == pytest.approx(metrics["time/step"] - named - turns)
+
+    separate = FakeRollout(six_prompts(), split={0, 1, 2, 3, 4, 5})
+    metrics, _ = _step(_config(), separate)
+    assert separate.events == ["push"] and "time/rollout_sleep" not in metrics

@@ -28,6 +28,8 @@ class FakeRollout:
         self.version = version
         self.size = 1
         self.asked: list[list[int]] = []
+        self.events: list[str] = []  # sleep, wake, push (cluster.mode=colocated), in order
+        self.asleep = False
 
     def generate(self, ids: list[list[int]], sampling) -> list[list[dict]]:
         self.asked.append([x[0] for x in ids])
@@ -53,6 +55,16 @@ class FakeRollout:
     def metrics(self) -> dict[str, float]:
         return {"pool/rollout_restarts": 0}
 
+    def sleep(self) -> dict[str, float]:
+        self.events.append("sleep")
+        self.asleep = True
+        return {"time/rollout_sleep": 0.25, "memory/rollout_freed_gib": 3.0}
+
+    def wake_up(self) -> dict[str, float]:
+        self.events.append("wake")
+        self.asleep = False
+        return {"time/rollout_wake": 0.5}
+
 
 class FakeRewardPool:
     """The reward pool's contract, scored in this process with the real strict reward."""
@@ -70,11 +82,15 @@ class FakeRewardPool:
 class FakeLearners:
     world_size = 1
 
-    def __init__(self):
+    def __init__(self, rollout: FakeRollout | None = None):
         self.batches: list[RolloutBatch] = []
+        self.rollout = rollout
+        self.trained_while_asleep: list[bool] = []
 
     def train_step(self, batch: RolloutBatch) -> dict[str, float]:
         self.batches.append(batch)
+        if self.rollout is not None:
+            self.trained_while_asleep.append(self.rollout.asleep)
         return {"loss": 0.5, "throughput/tokens_per_s": 10.0}
 
 
@@ -83,4 +99,5 @@ class FakeWeightSync:
         self.rollout = rollout
 
     def push(self, version: int) -> None:
+        self.rollout.events.append("push")
         self.rollout.version = version
