@@ -92,3 +92,27 @@ def test_killed_actors_are_replaced_until_max_restarts_then_the_run_stops_clearl
         kill_group(proc)
     assert f"from step-{last:06d} (step {last})" in resumed_log.read_text()
     assert [r["step"] for r in _records(run_dir)] == list(range(STEPS + 1))
+
+
+@pytest.mark.slow
+def test_colocated_mode_replaces_a_killed_worker_with_the_current_weights(tmp_path):
+    """cluster.mode=colocated (weights through the object store, no weight-sync group): a rollout
+    worker killed between steps 2 and 3 is replaced; the replacement loads the learner's current
+    weights before it samples, so no step trains on completions of an older policy."""
+    runs, log_file = tmp_path / "runs", tmp_path / "run.log"
+    args = [*FAULT_RUN, f"train.steps={STEPS}", "train.checkpoint_every=0", "cluster.mode=colocated",
+            "rollout.threads=null", "learner.threads=null", f"logging.runs_dir={runs}",
+            "logging.run_name=co"]  # fmt: skip
+    proc = start_train(args, log_file)
+    try:
+        _kill_after_step("rollout-0", 2, proc, log_file)
+        assert proc.wait(timeout=600) == 0, log_file.read_text()[-4000:]
+    finally:
+        kill_group(proc)
+    text = log_file.read_text()
+    assert "Colocated: rollout workers and learner take turns" in text
+    assert "Rollout pool: rollout worker rollout-0 died" in text
+    records = _records(runs / "co")
+    assert [r["step"] for r in records] == list(range(STEPS + 1))
+    assert records[-1]["pool/worker_restarts"] == 1
+    assert all(r["pool/stale_completions"] == 0 and r["policy/staleness"] == 0 for r in records[1:])
