@@ -118,8 +118,8 @@ class RolloutEngine:
         ``kv_cache_memory_bytes`` sets the KV cache's size instead (cluster/roles/kv_cache.py sizes it
         from the run); GPUs ignore it. ``enforce_eager`` None
         means True on CPU and False (CUDA graphs) on GPU. ``enable_sleep_mode`` lets :meth:`sleep`
-        free the GPU between sampling turns (``cluster.mode=colocated``; ignored on CPU). Raises ``FileNotFoundError`` for a
-        missing model directory and ``RuntimeError`` naming the model and the settings when vLLM
+        free the GPU between sampling turns (``cluster.mode=colocated``; ignored on CPU). Raises
+        ``FileNotFoundError`` for a missing model directory and ``RuntimeError`` naming the model and the settings when vLLM
         cannot start (e.g. the memory setting does not fit).
         """
         self.model_path = str(_check_model_dir(model_path))

@@ -11,7 +11,7 @@ over both cores with nothing else on the path; each mode's step is reported agai
 Per mode it prints the mean time per step (steps 1-2 dropped as warm-up) split into:
 - generate, score: the rollout pool and the reward pool (in async mode they overlap training);
 - recompute, update: the learner's no-grad pass (old log-probs, entropies) and its optimizer step;
-- weight sync: the broadcast of the new weights to every rollout worker;
+- weight sync: the new weights to every rollout worker (a broadcast; colocated: the object store);
 - overhead: everything else on the step's critical path (Ray calls, batching, the learner call's
   transfer, waiting for the rollout workers). Goal: at most 5% of the step.
 Plus tokens/s and completions/s, and for async mode the step time over max(generate + score,

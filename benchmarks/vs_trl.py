@@ -10,8 +10,8 @@ plain GRPO: the entropy bonus is off (``algorithm.entropy_coef=0``); it would co
 as the learner computes the entropies either way. No side skips zero-variance groups. TRL generates
 with transformers' ``generate`` (no vLLM), gradient checkpointing off.
 
-Each side runs as its own subprocess, interleaved (ours, ours-async, ours-colocated, TRL, ours, ...) to spread
-machine noise evenly. Throughput is the steady state: completions of steps 2..N over the sum of
+Each side runs as its own subprocess, interleaved (ours, ours-async, ours-colocated, TRL, ours, ...)
+to spread machine noise evenly. Throughput is the steady state: completions of steps 2..N over the sum of
 those steps' times (step 1, the warm-up, is dropped). Our step time is ``time/step`` from
 ``metrics.jsonl`` (generate, score, train, weight broadcast); TRL's is timed by a callback from
 ``on_step_begin`` to ``on_step_end`` (generate, reference log-probs, score, forward/backward, optimizer).

@@ -17,8 +17,10 @@ call; the next turn, ``[]``, reveals the function and its calls follow).
 Validation holds out phrasings: every request, missing-value and supply kind has its last
 phrasing kept for validation (``generate.held_out``), so no validation phrasing occurs in
 training. A request kind has eight phrasings, seven of them training's, whose words cover
-validation's: with four (three for training) the warm-started tiny model picked the right
-functions for 40% of validation's call steps, with eight 60% (greedy, first 60 tasks). Its values (names, texts, products, addresses) come from the training pools; a second
+validation's: with four (three for training) the tiny model, after a 1,500-step warm start on these
+tasks mixed with the single-turn set, picked the right functions for 40% of validation's call
+steps, with eight 60% (greedy, first 60 tasks). Its values (names, texts, products, addresses)
+come from the training pools; a second
 slice, ``unseen_values`` (``"slice"`` on each task), draws them from held-out pools, none of
 which occurs in training. ``python -m cluster.synthetic.multiturn --seed 0 --out data/`` writes
 ``multiturn_train.jsonl.gz`` and ``multiturn_val.jsonl``; the same seed and sizes give the same bytes.
