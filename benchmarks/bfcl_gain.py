@@ -28,6 +28,7 @@ resumed, and an evaluation whose summary exists with the same questions is read 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import platform
@@ -59,7 +60,8 @@ def launch(*args: str) -> float:
 
 # Training data: the preset's own, or the recipe that transfers to BFCL (README, "On BFCL"): a warm
 # start on tasks over all 40 hand-written tools, half of them over made-up tools, then RL on call
-# tasks with 5% no-call ones. Generated once (deterministic, ~30 s) under .cache/data/.
+# tasks with 5% no-call ones. Generated once (deterministic, ~30 s) under .cache/data/, in a folder
+# named after the generator's source too, so a changed generator writes its data afresh.
 DATA_DIR = REPO_ROOT / ".cache" / "data"
 GENERATE = {
     "tools-all-gen50": ["--functions", "all", "--generated-share", "0.5"],
@@ -72,13 +74,19 @@ GENERATE = {
 
 def generated(name: str) -> Path:
     """The folder of generated data set ``name`` (made now if missing)."""
-    out = DATA_DIR / name
+    out = DATA_DIR / f"{name}-{generator_digest()}"
     if not (out / "train.jsonl.gz").is_file():
         print(f"bfcl_gain: generating {out}", flush=True)
         command = [sys.executable, "-m", "cluster.synthetic", "--out", str(out), *GENERATE[name]]
         if subprocess.run(command, cwd=REPO_ROOT).returncode != 0:
             raise SystemExit(f"bfcl_gain: generating {out} failed")
     return out
+
+
+def generator_digest() -> str:
+    """A short digest of the synthetic generator's source files."""
+    sources = sorted((REPO_ROOT / "cluster" / "synthetic").glob("*.py"))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:10]
 
 
 def data_overrides(choice: str) -> list[str]:

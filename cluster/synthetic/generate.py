@@ -325,8 +325,12 @@ def generate_split(
                 tuple(generated_tools(rng, GENERATED_PER_TASK, split)) if use_generated else functions
             )
         record = writer.task(category)
-        while not _tools_fit_split(record, split):  # a held-out tool set: redraw in the same category
+        for _ in range(100):  # a held-out tool set: redraw in the same category
+            if _tools_fit_split(record, split):
+                break
             record = writer.task(category)
+        else:  # no set of these (generated) tools is this split's: draw others
+            continue
         key = json.dumps([record["messages"], record["tools"]], sort_keys=True)
         if key in seen or len(record["reference"]) > MAX_REFERENCE_CHARS:
             continue
