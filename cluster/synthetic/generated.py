@@ -62,6 +62,21 @@ PARAMETERS = (
     ("numbers", "array", "the numbers", "int_list"), ("scores", "array", "the scores", "int_list"),
     ("cities", "array", "the cities", "city_list"),
 )  # fmt: skip
+# The other shapes of BFCL's parameters: one of these joins 60% of the tools that have one or two
+# parameters (``EXTRA_SHARE``).
+# (name, description, values of an enum or None, default (None: required), phrase before the value;
+# for a boolean, the phrase that states it). An optional one is stated in half the tools that
+# have it; unstated, the right call omits it or passes its default, as BFCL's possible answers say.
+EXTRA_PARAMETERS = (
+    ("unit", "Unit system.", ("metric", "imperial"), None, "the unit system"),
+    ("method", "Method of computation.", ("exact", "approximate"), None, "the method"),
+    ("period", "Reporting period.", ("daily", "monthly", "yearly"), None, "the period"),
+    ("mode", "Mode of transport.", ("driving", "walking", "cycling"), "driving", "the mode"),
+    ("precision", "Decimal places of the result.", None, 2, "a precision of"),
+    ("round_result", "Round the result.", None, False, "the result rounded"),
+    ("detailed", "Include a breakdown.", None, False, "with a breakdown"),
+)  # fmt: skip
+EXTRA_SHARE = 0.6
 # Request patterns; {verb}/{Verb} the verb, {subject} the subject, {args} the stated parameters
 PATTERNS = (
     "{Verb} {subject} with {args}.", "I need {subject} for {args}.", "What is {subject} with {args}?",
@@ -78,11 +93,20 @@ def generated_tools(rng: random.Random, count: int, split: str) -> list[Function
     for phrase, snake in rng.sample(SUBJECTS, count):
         verb, name = _verb_and_name(rng, snake, split)
         chosen = rng.sample(PARAMETERS, rng.randint(1, 3))
-        params = tuple(
+        params = [
             Param(p_name, p_type, f"The {p_name.replace('_', ' ')}.", pool=kind, items=_items(kind))
             for p_name, p_type, _, kind in chosen
-        )
-        args = join_words([f"{before} {{{p_name}}}" for p_name, _, before, _ in chosen])
+        ]
+        stated = [f"{before} {{{p_name}}}" for p_name, _, before, _ in chosen]
+        if len(chosen) < 3 and rng.random() < EXTRA_SHARE:  # three at most: references stay short
+            extra, before = _extra_parameter(rng.choice(EXTRA_PARAMETERS))
+            params.append(extra)
+            if extra.required or rng.random() < 0.5:
+                stated.append(
+                    f"{{{extra.name}}}" if extra.type == "boolean" else f"{before} {{{extra.name}}}"
+                )
+        params = tuple(params)
+        args = join_words(stated)
         fill = {"verb": verb, "Verb": verb.capitalize(), "subject": phrase}
         templates = tuple(p.format(args=args, **fill) for p in rng.sample(patterns, min(3, len(patterns))))
         missing = tuple(m.format(**fill) for m in MISSING)
@@ -123,6 +147,18 @@ def _verb_and_name(rng: random.Random, snake: str, split: str) -> tuple[str, str
         namespaces = NAMESPACES[:-1] if split == "train" else NAMESPACES[-1:]
         name = f"{rng.choice(namespaces)}.{name}"
     return verb, name
+
+
+def _extra_parameter(spec: tuple) -> tuple[Param, str]:
+    """An enum, optional or boolean parameter of :data:`EXTRA_PARAMETERS`, and its phrase."""
+    name, description, values, default, before = spec
+    if default is False:
+        return Param(name, "boolean", description, required=False, default=False, phrase=before), before
+    if values:
+        return Param(
+            name, "string", description, enum=values, required=default is None, default=default
+        ), before
+    return Param(name, "integer", description, pool="small_int", required=False, default=default), before
 
 
 def _content_words(phrase: str) -> set[str]:

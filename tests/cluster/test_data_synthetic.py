@@ -195,6 +195,18 @@ def test_generated_tools_are_fresh_readable_and_their_references_score_one():
         if isinstance(v[0], list)
     ]
     assert lists  # a list stated as "3, 5 and 7" is called as [3, 5, 7]
+    # BFCL's other shapes: enums, booleans, optional parameters a request may leave unstated
+    props = [p for s in train for t in s.tools for p in t["parameters"]["properties"].values()]
+    assert any("enum" in p for p in props) and any(p["type"] == "boolean" for p in props)
+    unstated = [
+        (s, name)
+        for s in train
+        for c in s.ground_truth
+        for args in c.values()
+        for name, acceptable in args.items()
+        if acceptable[0] == ""
+    ]
+    assert unstated and all(f"{name}=" not in s.reference for s, name in unstated)
     # validation holds out the last request pattern and the last namespace
     val_pattern = PATTERNS[-1].split("{")[0].strip()
     assert any(val_pattern in s.messages[-1]["content"] for s in val if s.ground_truth)
