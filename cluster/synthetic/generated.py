@@ -5,8 +5,9 @@ which tool serves which topic, and treats a tool it has never seen as one that d
 SmolLM2 warm-started and then trained with EGPO on them answered "None of the given functions can
 do that" to 112 of 320 BFCL call questions, against 76 before RL (README, "On BFCL"). A generated
 tool is a subject (``the area of a triangle``), a verb and one to three parameters drawn from
-pools, with a name that may carry a dotted namespace (``geometry.calculate_triangle_area``), as
-BFCL's often do. The only way to its right call is to read the offered tools: match the request's
+pools (often one of them an enum, an optional parameter or a boolean flag, as BFCL's tools have),
+with a name that may carry a dotted namespace (``geometry.calculate_triangle_area``), as BFCL's
+often do. The only way to its right call is to read the offered tools: match the request's
 subject to a description, copy the exact name, and carry the values over, decimals and lists too.
 
 Validation holds out, as for the hand-written tools, the last request pattern and the last
