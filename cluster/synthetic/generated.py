@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 
-from cluster.synthetic.families import Function, Param
+from cluster.synthetic.families import Function, Param, _b, _e, _i
 
 # (phrase in a request, snake-case name part)
 SUBJECTS = (
@@ -64,18 +64,18 @@ PARAMETERS = (
     ("cities", "array", "the cities", "city_list"),
 )  # fmt: skip
 # The other shapes of BFCL's parameters: one of these joins 60% of the tools that have one or two
-# parameters (``EXTRA_SHARE``).
-# (name, description, values of an enum or None, default (None: required), phrase before the value;
-# for a boolean, the phrase that states it). An optional one is stated in half the tools that
-# have it; unstated, the right call omits it or passes its default, as BFCL's possible answers say.
+# parameters (``EXTRA_SHARE``), with the phrase before its value in a request (a boolean is stated
+# by its own ``phrase``). An optional one is stated in half the tools that have it; unstated, the
+# right call omits it or passes its default, as BFCL's possible answers say.
 EXTRA_PARAMETERS = (
-    ("unit", "Unit system.", ("metric", "imperial"), None, "the unit system"),
-    ("method", "Method of computation.", ("exact", "approximate"), None, "the method"),
-    ("period", "Reporting period.", ("daily", "monthly", "yearly"), None, "the period"),
-    ("mode", "Mode of transport.", ("driving", "walking", "cycling"), "driving", "the mode"),
-    ("precision", "Decimal places of the result.", None, 2, "a precision of"),
-    ("round_result", "Round the result.", None, False, "the result rounded"),
-    ("detailed", "Include a breakdown.", None, False, "with a breakdown"),
+    (_e("unit", "Unit system.", ("metric", "imperial")), "the unit system"),
+    (_e("method", "Method of computation.", ("exact", "approximate")), "the method"),
+    (_e("period", "Reporting period.", ("daily", "monthly", "yearly")), "the period"),
+    (_e("mode", "Mode of transport.", ("driving", "walking", "cycling"), required=False, default="driving"),
+     "the mode"),
+    (_i("precision", "Decimal places of the result.", "small_int", required=False, default=2), "a precision of"),
+    (_b("round_result", "Round the result.", "the result rounded"), ""),
+    (_b("detailed", "Include a breakdown.", "with a breakdown"), ""),
 )  # fmt: skip
 EXTRA_SHARE = 0.6
 # Request patterns; {verb}/{Verb} the verb, {subject} the subject, {args} the stated parameters
@@ -100,7 +100,7 @@ def generated_tools(rng: random.Random, count: int, split: str) -> list[Function
         ]
         stated = [f"{before} {{{p_name}}}" for p_name, _, before, _ in chosen]
         if len(chosen) < 3 and rng.random() < EXTRA_SHARE:  # three at most: references stay short
-            extra, before = _extra_parameter(rng.choice(EXTRA_PARAMETERS))
+            extra, before = rng.choice(EXTRA_PARAMETERS)
             params.append(extra)
             if extra.required or rng.random() < 0.5:
                 stated.append(
@@ -148,18 +148,6 @@ def _verb_and_name(rng: random.Random, snake: str, split: str) -> tuple[str, str
         namespaces = NAMESPACES[:-1] if split == "train" else NAMESPACES[-1:]
         name = f"{rng.choice(namespaces)}.{name}"
     return verb, name
-
-
-def _extra_parameter(spec: tuple) -> tuple[Param, str]:
-    """An enum, optional or boolean parameter of :data:`EXTRA_PARAMETERS`, and its phrase."""
-    name, description, values, default, before = spec
-    if default is False:
-        return Param(name, "boolean", description, required=False, default=False, phrase=before), before
-    if values:
-        return Param(
-            name, "string", description, enum=values, required=default is None, default=default
-        ), before
-    return Param(name, "integer", description, pool="small_int", required=False, default=default), before
 
 
 def _content_words(phrase: str) -> set[str]:
