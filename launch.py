@@ -54,6 +54,15 @@ def _eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy)")
     p.add_argument("--max-new-tokens", type=int, help="completion cap (default: rollout.max_new_tokens)")
     p.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also sample each single-turn question K times at rollout.temperature and report pass@K "
+        "(at least one right) and mean@K: what sampling finds that the answer above misses, the "
+        "room RL has to turn into greedy answers (default 0: off)",
+    )
+    p.add_argument(
         "--format",
         choices=["python", "native"],
         default="python",

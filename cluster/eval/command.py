@@ -132,10 +132,11 @@ class EvalRequest:
     max_new_tokens: int
     prompt_format: str  # "python" (the paper's think template) or "native"
     cross_check: bool
+    samples: int = 0  # K samples a question at rollout.temperature for pass@K and mean@K (0: none)
 
     @classmethod
     def from_args(cls, config: RunConfig, args: argparse.Namespace) -> EvalRequest:
-        from cluster.eval.bfcl import data_dir, parse_categories
+        from cluster.eval.bfcl import data_dir, is_multi_turn, parse_categories
 
         bfcl, data = getattr(args, "bfcl", None), getattr(args, "data", None)
         if bool(bfcl) == bool(data):
@@ -171,6 +172,16 @@ class EvalRequest:
         if bfcl:
             categories = parse_categories(bfcl)
             data_dir()  # a clear message now when bfcl-eval is missing
+        samples = getattr(args, "samples", None) or 0
+        if samples < 0 or samples == 1:
+            raise EvalError(f"--samples {samples}: expected 0 (none) or a number of samples >= 2")
+        if samples and categories and is_multi_turn(categories):
+            raise EvalError("--samples applies to single-turn questions (--data val or single-turn --bfcl)")
+        if samples and config.rollout.temperature <= 0:
+            raise EvalError(
+                f"--samples {samples} samples at rollout.temperature, which is "
+                f"{config.rollout.temperature}: set rollout.temperature= above 0"
+            )
         model = getattr(args, "model", None)
         if model:
             config.model.path = model
@@ -184,6 +195,7 @@ class EvalRequest:
             max_new_tokens=max_new,
             prompt_format=prompt_format,
             cross_check=cross_check,
+            samples=samples,
         )
 
 
@@ -233,6 +245,8 @@ def run_eval(
         temperature=request.temperature,
         max_new_tokens=request.max_new_tokens,
         limit=request.limit,
+        samples=request.samples,
+        sample_temperature=config.rollout.temperature if request.samples else None,
         rollout_workers=config.rollout.num_workers,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -265,6 +279,8 @@ def _eval_bfcl(config: RunConfig, request: EvalRequest, tokenizer, rollout: Roll
         item.called = answers_with_call(item.output, request.prompt_format, fmt)
     cross = cross_check(judged, request.prompt_format, fmt) if request.cross_check else None
     score_s = time.perf_counter() - t
+    time_s = {"generate": round(generate_s, 2), "score": round(score_s, 2)}
+    time_s.update(_sample(rollout, prompts, config, request))
     _write_outputs(request.out_dir, judged)
     summary = _category_summary(judged, request.categories)
     summary.update(
@@ -273,7 +289,7 @@ def _eval_bfcl(config: RunConfig, request: EvalRequest, tokenizer, rollout: Roll
         aggregates=aggregates(_scores(summary)),
         cross_check=cross,
         generated_tokens=sum(len(c["token_ids"]) for c in completions),
-        time_s={"generate": round(generate_s, 2), "score": round(score_s, 2)},
+        time_s=time_s,
     )
     return summary
 
@@ -310,14 +326,36 @@ def _eval_validation(
             "" if item.correct else failure_reason(item.output, prompt.sample, config.reward.output_format)
         )
         judged.append(item)
+    time_s = {"generate+score": round(elapsed, 2)}
+    time_s.update(
+        _sample(rollout, [(j, p.ids) for j, p in zip(judged, prompts, strict=True)], config, request)
+    )
     _write_outputs(request.out_dir, judged)
     summary = _category_summary(judged, sorted({p.sample.category for p in prompts}))
-    summary.update(
-        kind="val",
-        format=f"think+{config.reward.output_format}",
-        time_s={"generate+score": round(elapsed, 2)},
-    )
+    summary.update(kind="val", format=f"think+{config.reward.output_format}", time_s=time_s)
     return summary
+
+
+def _sample(
+    rollout: RolloutPool, prompts: list[tuple[Judged, list[int]]], config: RunConfig, request: EvalRequest
+) -> dict[str, float]:
+    """With ``--samples K``: K completions a question at ``rollout.temperature``, each judged by the
+    same rule as the answer above, kept on the item (``Judged.samples``) for pass@K and mean@K;
+    returns the time it took."""
+    if not request.samples or not prompts:
+        return {}
+    say(
+        f"Sampling {request.samples} completions a question at temperature {config.rollout.temperature} (pass@K)"
+    )
+    t = time.perf_counter()
+    sampling = Sampling(
+        request.samples, config.rollout.temperature, max_new_tokens=request.max_new_tokens, seed=0
+    )
+    groups = rollout.generate([ids for _, ids in prompts], sampling)
+    fmt = config.reward.output_format
+    for (item, _), group in zip(prompts, groups, strict=True):
+        item.samples = [judge(c["text"], item.sample, request.prompt_format, fmt)[0] for c in group]
+    return {"samples": round(time.perf_counter() - t, 2)}
 
 
 def _render(samples: list[Sample], tokenizer, config: RunConfig, request: EvalRequest):
@@ -388,23 +426,44 @@ def _generate(rollout: RolloutPool, prompts: list[list[int]], request: EvalReque
 
 
 def _category_summary(judged: list[Judged], order: list[str]) -> dict[str, Any]:
-    """Per category and overall: right answers; ``call_rate``, the share of outputs that are a
-    call list (on a no-call category, the calls made where none fits); ``call_precision``, the
-    share right of the call lists written where a call is due (None where none is)."""
+    """Per category, overall and on each side (the questions that need a call, those that need
+    none): right answers; ``call_rate``, the share of outputs that are a call list (on a no-call
+    category, the calls made where none fits); ``call_precision``, the share right of the call
+    lists written where a call is due (None where none is); with ``--samples K``, ``pass_at_k``
+    (the share of questions with at least one right sample) and ``mean_at_k`` (the samples'
+    accuracy)."""
+
+    sampled = any(j.samples is not None for j in judged)
 
     def tally(items: list[Judged]) -> dict[str, Any]:
         correct = sum(j.correct for j in items)
         calls_due = [j.correct for j in items if j.called and j.sample.ground_truth]
-        return {
+        score = {
             "correct": correct,
             "total": len(items),
             "accuracy": correct / len(items) if items else None,
             "call_rate": sum(j.called for j in items) / len(items) if items else None,
             "call_precision": sum(calls_due) / len(calls_due) if calls_due else None,
         }
+        if sampled:  # a question not generated (prompt too long) counts as never right
+            score["pass_at_k"] = sum(any(j.samples or []) for j in items) / len(items) if items else None
+            score["mean_at_k"] = (
+                sum(sum(j.samples) / len(j.samples) for j in items if j.samples) / len(items)
+                if items
+                else None
+            )
+        return score
 
     categories = {c: tally([j for j in judged if j.sample.category == c]) for c in order}
-    return {"categories": categories, "overall": tally(judged)}
+    sides = {
+        side: tally(items)
+        for side, items in (
+            ("need a call", [j for j in judged if j.sample.ground_truth]),
+            ("need none", [j for j in judged if not j.sample.ground_truth]),
+        )
+        if items
+    }
+    return {"categories": categories, "overall": tally(judged), "sides": sides}
 
 
 def _scores(summary: dict[str, Any]):

@@ -44,27 +44,32 @@ def _missing_note(missing: list[str]) -> str:
 
 def summary_table(summary: dict[str, Any]) -> str:
     """The per-category table (correct / total / accuracy / share of outputs that are call lists /
-    share of the call lists written where a call is due that are right),
-    the overall line and, for BFCL runs, the v3 and v4 aggregates with the parts that were not run."""
+    share of the call lists written where a call is due that are right; with ``--samples K``,
+    pass@K and mean@K), the overall line, the questions that need a call and those that need none,
+    and, for BFCL runs, the v3 and v4 aggregates with the parts that were not run."""
+    k = summary.get("samples") or 0
     rows = [("category", "correct", "total", "accuracy", "calls", "right calls")]
-    for category, score in [*summary["categories"].items(), ("all (micro)", summary["overall"])]:
-        rows.append(
-            (
-                category,
-                str(score["correct"]),
-                str(score["total"]),
-                _pct(score["accuracy"]),
-                _pct(score.get("call_rate")),
-                _pct(score.get("call_precision")),
-            )
+    if k:
+        rows[0] += (f"pass@{k}", f"mean@{k}")
+    sides = list(summary.get("sides", {}).items())
+    scores = [*summary["categories"].items(), ("all (micro)", summary["overall"]), *sides]
+    for category, score in scores:
+        row = (
+            category,
+            str(score["correct"]),
+            str(score["total"]),
+            _pct(score["accuracy"]),
+            _pct(score.get("call_rate")),
+            _pct(score.get("call_precision")),
         )
+        rows.append(row + ((_pct(score.get("pass_at_k")), _pct(score.get("mean_at_k"))) if k else ()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
         for row in rows
     ]
     lines.insert(1, "-" * len(lines[0]))
-    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    lines.insert(len(lines) - 1 - len(sides), "-" * len(lines[0]))
     aggregates = summary.get("aggregates")
     if aggregates:
         lines.append("")

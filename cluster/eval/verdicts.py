@@ -25,6 +25,7 @@ class Judged:
     reason: str = ""
     called: bool = False  # answered with a call list, right or wrong
     bfcl: dict[str, Any] | None = None
+    samples: list[bool] | None = None  # with --samples K: whether each sample is right
 
     def record(self) -> dict[str, Any]:
         record = {
@@ -39,6 +40,8 @@ class Judged:
         }
         if self.bfcl is not None:
             record["bfcl"] = self.bfcl
+        if self.samples is not None:
+            record["samples_correct"] = self.samples
         return record
 
 

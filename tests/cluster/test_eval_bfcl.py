@@ -202,6 +202,47 @@ def test_call_rate_counts_call_lists_right_or_wrong_per_category():
     )
 
 
+def test_pass_at_k_and_mean_at_k_per_category_and_side():
+    from cluster.data import Sample
+
+    tool = {"name": "f", "description": "", "parameters": {"type": "dict", "properties": {}}}
+    call = Sample(
+        id="a",
+        messages=[{"role": "user", "content": "q"}],
+        tools=[tool],
+        ground_truth=[{"f": {}}],
+        category="simple",
+    )
+    none = Sample(
+        id="b",
+        messages=[{"role": "user", "content": "q"}],
+        tools=[tool],
+        ground_truth=[],
+        category="irrelevance",
+    )
+    judged = [
+        Judged(call, correct=True, samples=[True, False, False, False]),
+        Judged(call, correct=False, samples=[False, False, True, True]),  # greedy misses, sampling finds it
+        Judged(call, correct=False, samples=[False, False, False, False]),
+        Judged(call, correct=False),  # prompt too long: never sampled, counts as never right
+        Judged(none, correct=True, samples=[True, True, True, True]),
+    ]
+    summary = _category_summary(judged, ["simple", "irrelevance"])
+    simple = summary["categories"]["simple"]
+    assert simple["accuracy"] == pytest.approx(1 / 4)
+    assert simple["pass_at_k"] == pytest.approx(2 / 4)
+    assert simple["mean_at_k"] == pytest.approx((1 / 4 + 2 / 4) / 4)
+    assert summary["overall"]["pass_at_k"] == pytest.approx(3 / 5)
+    assert summary["sides"]["need a call"]["pass_at_k"] == pytest.approx(2 / 4)
+    assert summary["sides"]["need none"]["accuracy"] == 1.0
+    table = summary_table({**summary, "samples": 4})
+    header = table.splitlines()[0]
+    assert "pass@4" in header and "mean@4" in header
+    assert any(line.startswith("need a call") and "50.0%" in line for line in table.splitlines())
+    plain = _category_summary([Judged(call, correct=True)], ["simple"])
+    assert "pass_at_k" not in plain["overall"] and "pass@" not in summary_table(plain)
+
+
 @needs_bfcl
 def test_native_format_needs_no_think_and_reads_tool_call_blocks():
     sample = bfcl.load_category("simple_python", limit=1)[0]
@@ -324,6 +365,9 @@ def test_bfcl_eval_not_installed_exits_2_with_the_install_command(capsys, monkey
         (["--bfcl", "simple_python", "--limit", "0"], "--limit 0"),
         (["--bfcl", "simple_python", "--temperature", "-1"], "--temperature"),
         (["--data", "val", "--cross-check"], "apply to --bfcl only"),
+        (["--data", "val", "--samples", "1"], "--samples 1"),
+        (["--bfcl", "multi_turn_base", "--samples", "4"], "single-turn"),
+        (["--data", "val", "--samples", "4", "rollout.temperature=0"], "rollout.temperature"),
         (["--bfcl", "simple_python", "--max-new-tokens", "99999"], "--max-new-tokens 99999"),
     ],
 )

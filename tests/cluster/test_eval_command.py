@@ -83,6 +83,8 @@ def test_validation_split_eval_uses_the_training_reward(ray_cluster, tiny_model_
             "4",
             "--max-new-tokens",
             "8",
+            "--samples",
+            "3",
             "--name",
             "v",
         ],
@@ -97,6 +99,12 @@ def test_validation_split_eval_uses_the_training_reward(ray_cluster, tiny_model_
     assert len(records) == 4 and all(r["id"].startswith("val-") for r in records)
     assert all(r["reason"] for r in records if not r["correct"])
     assert "all (micro)" in out and "BFCL v3" not in out
+    # --samples 3: three sampled completions a question, judged; pass@3 and mean@3 from them
+    assert summary["samples"] == 3 and summary["sample_temperature"] == 1.0
+    assert all(len(r["samples_correct"]) == 3 for r in records)
+    passes = sum(any(r["samples_correct"]) for r in records) / 4
+    assert summary["overall"]["pass_at_k"] == pytest.approx(passes)
+    assert "pass@3" in out and "need a call" in out
 
 
 def test_eval_prompts_a_model_the_way_it_was_trained(tmp_path):
