@@ -52,6 +52,15 @@ MODES = {
         "rollout.threads=null",
         "learner.threads=null",
     ],
+    # colocated with the batch split over two one-thread engines instead of one two-thread engine
+    "colocated-2w": [
+        "cluster.mode=colocated",
+        "algorithm.max_staleness=0",
+        "rollout.num_workers=2",
+        "rollout.cpus_per_worker=0.45",
+        "rollout.threads=1",
+        "learner.threads=null",
+    ],
 }
 # One Ray CPU each for the rollout worker and the learner; nothing but timing in the run.
 PLACEMENT = [
@@ -190,8 +199,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the modes, interleaved. Default 1.")
     parser.add_argument(
         "--modes",
-        default=",".join(MODES),
-        help=f"modes to run, comma-separated, from {', '.join(MODES)} (sync is the baseline). Default all.",
+        default="sync,async,colocated",
+        help=f"modes to run, comma-separated, from {', '.join(MODES)} (sync is the baseline). "
+        "Default sync,async,colocated.",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run. Default 1800.")
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
