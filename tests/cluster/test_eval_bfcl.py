@@ -206,19 +206,10 @@ def test_pass_at_k_and_mean_at_k_per_category_and_side():
     from cluster.data import Sample
 
     tool = {"name": "f", "description": "", "parameters": {"type": "dict", "properties": {}}}
-    call = Sample(
-        id="a",
-        messages=[{"role": "user", "content": "q"}],
-        tools=[tool],
-        ground_truth=[{"f": {}}],
-        category="simple",
-    )
-    none = Sample(
-        id="b",
-        messages=[{"role": "user", "content": "q"}],
-        tools=[tool],
-        ground_truth=[],
-        category="irrelevance",
+    question = [{"role": "user", "content": "q"}]
+    call, none = (
+        Sample(id=i, messages=question, tools=[tool], ground_truth=gold, category=category)
+        for i, gold, category in (("a", [{"f": {}}], "simple"), ("b", [], "irrelevance"))
     )
     judged = [
         Judged(call, correct=True, samples=[True, False, False, False]),
