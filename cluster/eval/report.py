@@ -115,24 +115,29 @@ def load_summary(where: str | Path) -> dict[str, Any]:
 
 def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Per-category and aggregate accuracy of two evaluations, and B - A, over the union of their
-    categories (None where a run lacks one)."""
+    categories (None where a run lacks one); also overall and on each side (the questions that
+    need a call, those that need none) and, when both sampled K times (``--samples K``), their
+    pass@K."""
     categories = list(dict.fromkeys([*a["categories"], *b["categories"]]))
     rows = {}
     for category in categories:
         acc_a = a["categories"].get(category, {}).get("accuracy")
         acc_b = b["categories"].get(category, {}).get("accuracy")
-        rows[category] = {"a": acc_a, "b": acc_b, "delta": _delta(acc_a, acc_b)}
-    rows["all (micro)"] = {
-        "a": a["overall"]["accuracy"],
-        "b": b["overall"]["accuracy"],
-        "delta": _delta(a["overall"]["accuracy"], b["overall"]["accuracy"]),
-    }
+        rows[category] = _row(acc_a, acc_b)
+    wholes = {"all (micro)": (a["overall"], b["overall"])}
+    for side in dict.fromkeys([*a.get("sides", {}), *b.get("sides", {})]):
+        wholes[side] = (a.get("sides", {}).get(side, {}), b.get("sides", {}).get(side, {}))
+    k = a.get("samples") if a.get("samples") == b.get("samples") else None
+    for name, (score_a, score_b) in wholes.items():
+        rows[name] = _row(score_a.get("accuracy"), score_b.get("accuracy"))
+    for name, (score_a, score_b) in wholes.items() if k else ():
+        rows[f"{name}, pass@{k}"] = _row(score_a.get("pass_at_k"), score_b.get("pass_at_k"))
     aggregates = {}
     if a.get("aggregates") and b.get("aggregates"):
         for version, key, label in _AGGREGATE_ROWS:
             acc_a = a["aggregates"][version].get(key, {}).get("accuracy")  # older summaries lack multi_turn
             acc_b = b["aggregates"][version].get(key, {}).get("accuracy")
-            aggregates[label] = {"a": acc_a, "b": acc_b, "delta": _delta(acc_a, acc_b)}
+            aggregates[label] = _row(acc_a, acc_b)
     return {"a": _label(a), "b": _label(b), "categories": rows, "aggregates": aggregates}
 
 
@@ -170,8 +175,8 @@ def comparison_chart(result: dict[str, Any], path: str | Path) -> Path:
     return _save(fig, plt, path)
 
 
-def _delta(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else b - a
+def _row(a: float | None, b: float | None) -> dict[str, float | None]:
+    return {"a": a, "b": b, "delta": None if a is None or b is None else b - a}
 
 
 def _label(summary: dict[str, Any]) -> str:

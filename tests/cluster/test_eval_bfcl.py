@@ -411,6 +411,26 @@ def test_compare_prints_both_runs_side_by_side_and_draws_a_png(capsys, tmp_path)
     assert saved["categories"]["simple_python"]["delta"] == pytest.approx(0.15)
 
 
+def test_compare_gives_each_side_and_pass_at_k_when_both_sampled():
+    before = _summary("warm", {"simple": (20, 100), "irrelevance": (80, 100)})
+    after = _summary("rl", {"simple": (30, 100), "irrelevance": (70, 100)})
+    for summary, passes in ((before, (0.3, 0.9)), (after, (0.4, 0.95))):
+        summary["samples"] = 8
+        summary["sides"] = {
+            side: {"accuracy": summary["categories"][c]["accuracy"], "pass_at_k": p}
+            for side, c, p in zip(
+                ("need a call", "need none"), ("simple", "irrelevance"), passes, strict=True
+            )
+        }
+    result = comparison(before, after)
+    assert result["categories"]["need a call"]["delta"] == pytest.approx(0.1)
+    assert result["categories"]["need none"]["delta"] == pytest.approx(-0.1)
+    assert result["categories"]["need a call, pass@8"]["delta"] == pytest.approx(0.1)
+    assert "need none, pass@8" in comparison_table(result)
+    after["samples"] = 4  # different K: no pass@K rows
+    assert not any("pass@" in name for name in comparison(before, after)["categories"])
+
+
 def test_compare_of_a_missing_evaluation_exits_2(capsys, tmp_path):
     status, _, err = _run(["eval", "--compare", str(tmp_path / "a"), str(tmp_path / "b")], capsys)
     assert status == 2 and "no evaluation summary" in err and "Traceback" not in err
