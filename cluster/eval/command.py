@@ -280,7 +280,7 @@ def _eval_bfcl(config: RunConfig, request: EvalRequest, tokenizer, rollout: Roll
     cross = cross_check(judged, request.prompt_format, fmt) if request.cross_check else None
     score_s = time.perf_counter() - t
     time_s = {"generate": round(generate_s, 2), "score": round(score_s, 2)}
-    time_s.update(_sample(rollout, prompts, config, request))
+    time_s.update(_draw_samples(rollout, prompts, config, request))
     _write_outputs(request.out_dir, judged)
     summary = _category_summary(judged, request.categories)
     summary.update(
@@ -328,7 +328,7 @@ def _eval_validation(
         judged.append(item)
     time_s = {"generate+score": round(elapsed, 2)}
     time_s.update(
-        _sample(rollout, [(j, p.ids) for j, p in zip(judged, prompts, strict=True)], config, request)
+        _draw_samples(rollout, [(j, p.ids) for j, p in zip(judged, prompts, strict=True)], config, request)
     )
     _write_outputs(request.out_dir, judged)
     summary = _category_summary(judged, sorted({p.sample.category for p in prompts}))
@@ -336,7 +336,7 @@ def _eval_validation(
     return summary
 
 
-def _sample(
+def _draw_samples(
     rollout: RolloutPool, prompts: list[tuple[Judged, list[int]]], config: RunConfig, request: EvalRequest
 ) -> dict[str, float]:
     """With ``--samples K``: K completions a question at ``rollout.temperature``, each judged by the
