@@ -130,8 +130,9 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     k = a.get("samples") if a.get("samples") == b.get("samples") else None
     for name, (score_a, score_b) in wholes.items():
         rows[name] = _row(score_a.get("accuracy"), score_b.get("accuracy"))
-    for name, (score_a, score_b) in wholes.items() if k else ():
-        rows[f"{name}, pass@{k}"] = _row(score_a.get("pass_at_k"), score_b.get("pass_at_k"))
+    if k:
+        for name, (score_a, score_b) in wholes.items():
+            rows[f"{name}, pass@{k}"] = _row(score_a.get("pass_at_k"), score_b.get("pass_at_k"))
     aggregates = {}
     if a.get("aggregates") and b.get("aggregates"):
         for version, key, label in _AGGREGATE_ROWS:
