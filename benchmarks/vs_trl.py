@@ -16,7 +16,10 @@ those steps' times (step 1, the warm-up, is dropped). Our step time is ``time/st
 ``metrics.jsonl`` (generate, score, train, weight broadcast); TRL's is timed by a callback from
 ``on_step_begin`` to ``on_step_end`` (generate, reference log-probs, score, forward/backward, optimizer).
 Start-up (Ray, vLLM, DeepSpeed; imports, model loading) is not in the step times; each run's
-end-to-end wall time is reported beside them.
+end-to-end wall time is reported beside them. With the ``ours`` side in the run, every side's step
+is also set against the 2-core compute floor (``ours``'s generate + score + recompute + update, one
+core each, over two; as in ``step_breakdown.py``), TRL's included: the most our throughput could
+be against TRL while doing this work.
 
 Workloads: (a) the tiny default config; (b) function calling of realistic shape (see workloads.py).
 
@@ -55,6 +58,7 @@ SIDE_OVERRIDES = {
     "ours-colocated": ["cluster.mode=colocated", "rollout.threads=null", "learner.threads=null"],
 }
 TAIL_LINES = 40
+FLOOR_PHASES = ("generate", "score", "recompute", "update")
 
 
 # ----------------------------------------------------------------------------- our trainer
@@ -334,32 +338,59 @@ def bench_workload(name: str, args, workdir: Path) -> dict[str, Any]:
             print(f" {run['completions_per_s']:.2f} completions/s (wall {run['wall_s']:.0f} s)")
     median = {side: statistics.median(r["completions_per_s"] for r in rs) for side, rs in runs.items()}
     trl = median.get("trl")
+    step = {side: statistics.median(r["mean_step_s"] for r in rs) for side, rs in runs.items()}
+    floor = compute_floor(runs["ours"]) if "ours" in runs else None
     return {
         "title": workload.title,
         "settings": s,
         "ours_overrides": prepared.ours_overrides,
         "median_completions_per_s": median,
         "ratio_vs_trl": {side: m / trl for side, m in median.items() if trl and side != "trl"},
+        "median_step_s": step,
+        "compute_floor_s": floor,
+        "step_over_floor": {side: t / floor for side, t in step.items()} if floor else {},
         "runs": runs,
     }
+
+
+def compute_floor(sync_runs: list[dict[str, Any]]) -> float:
+    """The 2-core compute floor, as benchmarks/step_breakdown.py defines it: the synchronous side's
+    generate + score + recompute + update (each phase on one core) over two, the step's work spread
+    evenly over both cores with nothing else on the path; median over the rounds. TRL's step over
+    it is the most our throughput could be against TRL with that work."""
+    work = [sum(r["mean_phase_s"].get(k, 0.0) for k in FLOOR_PHASES) for r in sync_runs]
+    return statistics.median(work) / 2
 
 
 def print_table(results: dict[str, Any]) -> None:
     print(
         f"\n{'workload':8s} {'side':14s} {'completions/s per round':>26s} {'median':>8s} {'vs TRL':>7s} "
-        f"{'step s':>7s} {'tokens':>7s} {'wall s':>7s}"
+        f"{'step s':>7s} {'/ floor':>7s} {'tokens':>7s} {'wall s':>7s}"
     )
     for name, res in results.items():
         for side, runs in res["runs"].items():
             per_round = " ".join(f"{r['completions_per_s']:.2f}" for r in runs)
             ratio = res["ratio_vs_trl"].get(side)
+            over_floor = res["step_over_floor"].get(side)
             tokens = [r["mean_completion_tokens"] for r in runs if r["mean_completion_tokens"] is not None]
             print(
                 f"{name:8s} {side:14s} {per_round:>26s} {res['median_completions_per_s'][side]:8.2f} "
                 f"{(f'{ratio:.2f}x' if ratio else '-'):>7s} "
-                f"{statistics.median(r['mean_step_s'] for r in runs):7.2f} "
+                f"{res['median_step_s'][side]:7.2f} "
+                f"{(f'{over_floor:.2f}x' if over_floor else '-'):>7s} "
                 f"{(f'{statistics.median(tokens):.0f}' if tokens else '-'):>7s} "
                 f"{statistics.median(r['wall_s'] for r in runs):7.0f}"
+            )
+        if floor := res["compute_floor_s"]:
+            print(
+                f"{name:8s} 2-core compute floor (sync's generate + score + recompute + update over two): "
+                f"{floor:.2f} s a step"
+                + (
+                    f"; TRL's step over it: {res['step_over_floor']['trl']:.2f}x, the most we could be "
+                    "against TRL with this work"
+                    if "trl" in res["step_over_floor"]
+                    else ""
+                )
             )
 
 
