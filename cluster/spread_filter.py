@@ -101,7 +101,7 @@ def screen(
         for start in range(len(passes), len(prompts), CHUNK):
             chunk = prompts[start : start + CHUNK]
             seed = cfg.rollout.seed + _SEED_OFFSET + start
-            sampling = replace(Sampling.from_config(cfg.rollout, seed), group_size=n)
+            sampling = replace(Sampling.from_config(cfg.rollout, seed, logprobs=False), group_size=n)
             _, verdicts = generate_and_judge(chunk, sampling, rollout, reward_pool)
             counts = [sum(v.reward == 1.0 for v in group) for group in verdicts]
             if partial is not None:

@@ -47,7 +47,7 @@ def sample_and_score(
     version = rollout.version
 
     def sample(prompts: list[Prompt], seed: int) -> tuple[list, list[list[Verdict]]]:
-        sampling = Sampling.from_config(cfg.rollout, seed)
+        sampling = Sampling.from_config(cfg.rollout, seed, logprobs=cfg.sampler_logprobs())
         return (play or generate_and_judge)(prompts, sampling, rollout, reward_pool, timings)
 
     prompts = feed.batch(step)
@@ -113,7 +113,9 @@ def rl_step(
     batch = RolloutBatch(
         prompt_ids=[p.ids for p in prompts],
         completion_ids=[[c["token_ids"] for c in group] for group in rollouts.groups],
-        sampler_logprobs=[[c["logprobs"] for c in group] for group in rollouts.groups],
+        sampler_logprobs=[[c["logprobs"] for c in group] for group in rollouts.groups]
+        if cfg.sampler_logprobs()
+        else None,
         loss_mask=[[c["loss_mask"] for c in group] for group in rollouts.groups] if multi_turn else None,
         rewards=[[v.reward for v in group] for group in rollouts.verdicts],
         temperature=cfg.rollout.temperature,

@@ -45,6 +45,15 @@ class RolloutConfig(Section):
         True, description="Share a prompt's prefill across its G samples. Default True."
     )
     seed: int = Field(0, description="Base sampling seed (per step and prompt derived from it). Default 0.")
+    logprobs: bool | None = Field(
+        None,
+        description="Whether the RL rollouts carry each sampled token's log-prob from vLLM. They weight "
+        "stale tokens in asynchronous mode and give the sampler-vs-learner gap "
+        "(logprob_diff/sampler_vs_learner); in synchronous and colocated mode the learner's own pass "
+        "gives pi_old, and vLLM builds them in Python token by token (a quarter of a CPU engine's "
+        "time on two threads; README, Speed). Default None = only in asynchronous mode "
+        "(algorithm.max_staleness > 0); true also keeps the gap in synchronous mode.",
+    )
     min_workers: int = Field(
         1, ge=1, description="Fewest rollout workers 'launch.py scale' or autoscaling may leave. Default 1."
     )

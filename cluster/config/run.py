@@ -105,6 +105,13 @@ class RunConfig(Section):
                 "0 when the tiny model has no warm start (model.warm_start_sft_steps=0): a random model "
                 "gets no prompt right, so no prompt has spread",
             ),
+            (
+                roll.logprobs is not False or alg.max_staleness == 0,
+                "rollout.logprobs",
+                roll.logprobs,
+                f"true or None with algorithm.max_staleness={alg.max_staleness} (stale tokens are "
+                "weighted by pi_old / pi_sampler)",
+            ),
         ]
         if self.data.multi_turn:
             checks += [
@@ -171,6 +178,13 @@ class RunConfig(Section):
         if problems:  # every bad cross-field value in one message, not just the first
             raise ValueError("; ".join(problems))
         return self
+
+    def sampler_logprobs(self) -> bool:
+        """Whether the RL rollouts ask vLLM for the sampled tokens' log-probs: rollout.logprobs, else
+        only in asynchronous mode, where the learner weights stale tokens with them."""
+        if self.rollout.logprobs is not None:
+            return self.rollout.logprobs
+        return self.algorithm.max_staleness > 0
 
     def warm_start_cpus(self) -> float:
         """The warm start's learner CPUs: model.warm_start_cpus, else the whole local cluster (it

@@ -349,7 +349,11 @@ def _draw_samples(
     )
     t = time.perf_counter()
     sampling = Sampling(
-        request.samples, config.rollout.temperature, max_new_tokens=request.max_new_tokens, seed=0
+        request.samples,
+        config.rollout.temperature,
+        max_new_tokens=request.max_new_tokens,
+        seed=0,
+        logprobs=False,  # judged, not trained on
     )
     groups = rollout.generate([ids for _, ids in prompts], sampling)
     fmt = config.reward.output_format
@@ -415,7 +419,7 @@ def native_prompt_ids(sample: Sample, tokenizer) -> list[int]:
 def _generate(rollout: RolloutPool, prompts: list[list[int]], request: EvalRequest) -> list[dict[str, Any]]:
     if not prompts:
         return []
-    sampling = Sampling(1, request.temperature, max_new_tokens=request.max_new_tokens, seed=0)
+    sampling = Sampling(1, request.temperature, max_new_tokens=request.max_new_tokens, seed=0, logprobs=False)
     return [group[0] for group in rollout.generate(prompts, sampling)]
 
 

@@ -408,7 +408,7 @@ def eval_multi_turn(config, request, tokenizer, rollout) -> dict[str, Any]:
     runner = pool_runner(
         rollout,
         tokenizer,
-        Sampling(1, request.temperature, max_new_tokens=request.max_new_tokens, seed=0),
+        Sampling(1, request.temperature, max_new_tokens=request.max_new_tokens, seed=0, logprobs=False),
         style=config.data.prompt_style,
         max_model_len=config.model.max_model_len,
     )

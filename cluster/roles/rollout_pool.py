@@ -54,10 +54,11 @@ class Sampling:
     top_p: float = 1.0
     max_new_tokens: int = 256
     seed: int | None = None
+    logprobs: bool = True  # each sampled token's log-prob (False: the completions carry none)
 
     @classmethod
-    def from_config(cls, cfg: RolloutConfig, seed: int | None) -> Sampling:
-        return cls(cfg.group_size, cfg.temperature, cfg.top_p, cfg.max_new_tokens, seed)
+    def from_config(cls, cfg: RolloutConfig, seed: int | None, logprobs: bool = True) -> Sampling:
+        return cls(cfg.group_size, cfg.temperature, cfg.top_p, cfg.max_new_tokens, seed, logprobs)
 
 
 @dataclass(eq=False)
@@ -471,6 +472,7 @@ class RolloutPool:
             max_new_tokens=s.max_new_tokens,
             seed=s.seed,
             first_index=start,  # seeds follow the prompt's place in the step, not the chunking
+            logprobs=s.logprobs,
         )
 
     def _chunk_done(self, slot: _Slot, groups: list) -> None:

@@ -191,6 +191,16 @@ def test_fixed_seed_reproduces_completions(ray_cluster, worker_and_dir):
     assert all(len({tuple(t) for t in group}) > 1 for group in ids)
 
 
+def test_without_logprobs_the_same_tokens_are_sampled(ray_cluster, worker_and_dir):
+    worker, model_dir = worker_and_dir
+    kwargs = dict(group_size=3, temperature=1.0, max_new_tokens=16, seed=5)
+    with_lp = ray_cluster.get(worker.generate.remote(_prompts(model_dir), **kwargs))
+    without = ray_cluster.get(worker.generate.remote(_prompts(model_dir), logprobs=False, **kwargs))
+    assert [[c["token_ids"] for c in g] for g in without] == [[c["token_ids"] for c in g] for g in with_lp]
+    assert all(c["logprobs"] == [] for g in without for c in g)
+    assert all(len(c["logprobs"]) == len(c["token_ids"]) > 0 for g in with_lp for c in g)
+
+
 def test_group_size_and_max_new_tokens_are_respected(ray_cluster, worker_and_dir):
     from common.tokenizer import load_tokenizer
 

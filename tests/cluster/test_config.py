@@ -168,3 +168,13 @@ def test_the_spread_filter_needs_a_warm_start_on_the_tiny_model():
     ):
         load_config("tiny", ["model.warm_start_sft_steps=0"])
     assert load_config("tiny", ["model.warm_start_sft_steps=0", "algorithm.spread_filter_samples=0"])
+
+
+def test_asynchronous_mode_needs_the_sampler_logprobs():
+    with pytest.raises(
+        ConfigError, match=r"rollout.logprobs=False: expected true or None with algorithm.max_staleness=1"
+    ):
+        load_config("tiny", ["rollout.logprobs=false", "algorithm.max_staleness=1"])
+    assert load_config("tiny", ["algorithm.max_staleness=1"]).sampler_logprobs()
+    assert not load_config("tiny").sampler_logprobs()  # synchronous: the learner's pass gives pi_old
+    assert load_config("tiny", ["rollout.logprobs=true"]).sampler_logprobs()

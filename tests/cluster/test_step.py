@@ -31,7 +31,9 @@ def _step(cfg, rollout: FakeRollout, step: int = 1) -> tuple[dict, FakeLearners]
 
 
 def test_dynamic_sampling_replaces_flat_groups_with_fresh_prompts():
-    cfg = _config("algorithm.dynamic_sampling=true", "algorithm.dynamic_sampling_rounds=2")
+    cfg = _config(
+        "algorithm.dynamic_sampling=true", "algorithm.dynamic_sampling_rounds=2", "rollout.logprobs=true"
+    )
     rollout = FakeRollout(six_prompts(), split={0, 1, 2, 3, 4, 5})
     first = PromptFeed(six_prompts(), 3, cfg.data.shuffle_seed).batch(1)
     rollout.split = {first[0].ids[0]}  # the step's other two groups are flat
@@ -59,6 +61,26 @@ def test_dynamic_sampling_replaces_flat_groups_with_fresh_prompts():
         # the group's completions and the sampler's log-probs of their tokens, as the rollout gave them
         assert [len(c) for c in batch.completion_ids[position]] == [k + 2 for k in range(G)]
         assert batch.sampler_logprobs[position] == [[-0.5] * (k + 2) for k in range(G)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "wanted"),
+    [
+        ((), False),  # synchronous: the learner's own pass gives pi_old
+        (("algorithm.max_staleness=1",), True),  # stale tokens are weighted by pi_old / pi_sampler
+        (("rollout.logprobs=true",), True),  # kept for the sampler-vs-learner gap
+    ],
+)
+def test_the_rollouts_carry_sampler_logprobs_only_where_they_are_used(overrides, wanted):
+    cfg = _config(*overrides)
+    rollout = FakeRollout(six_prompts(), split=set())
+    _, learners = _step(cfg, rollout)
+    assert rollout.logprobs_asked == [wanted]
+    batch = learners.batches[0]
+    if wanted:
+        assert batch.sampler_logprobs[0] == [[-0.5] * (k + 2) for k in range(G)]
+    else:
+        assert batch.sampler_logprobs is None
 
 
 def test_without_dynamic_sampling_flat_groups_are_trained_as_they_are():

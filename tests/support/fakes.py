@@ -28,14 +28,16 @@ class FakeRollout:
         self.version = version
         self.size = 1
         self.asked: list[list[int]] = []
+        self.logprobs_asked: list[bool] = []  # each call's Sampling.logprobs
         self.events: list[str] = []  # sleep, wake, push (cluster.mode=colocated), in order
         self.asleep = False
 
     def generate(self, ids: list[list[int]], sampling) -> list[list[dict]]:
         self.asked.append([x[0] for x in ids])
-        return [self._group(x[0], sampling.group_size) for x in ids]
+        self.logprobs_asked.append(sampling.logprobs)
+        return [self._group(x[0], sampling.group_size, sampling.logprobs) for x in ids]
 
-    def _group(self, prompt_id: int, size: int) -> list[dict]:
+    def _group(self, prompt_id: int, size: int, logprobs: bool = True) -> list[dict]:
         sample = self.samples[prompt_id]
         if sample.ground_truth:
             right, wrong = render_calls(gold_to_calls(sample.ground_truth)), "No function fits."
@@ -46,7 +48,7 @@ class FakeRollout:
             {
                 "text": f"<think>t</think>{text}",
                 "token_ids": [5] * (k + 2),
-                "logprobs": [-0.5] * (k + 2),
+                "logprobs": [-0.5] * (k + 2) if logprobs else [],  # as the engine leaves them
                 "finish_reason": "stop",
             }  # fmt: skip
             for k, text in enumerate(texts)
