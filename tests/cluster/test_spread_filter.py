@@ -21,8 +21,8 @@ class NeverRight(FakeRollout):
         super().__init__(prompts, split)
         self.never = never
 
-    def _group(self, prompt_id: int, size: int) -> list[dict]:
-        group = super()._group(prompt_id, size)
+    def _group(self, prompt_id: int, size: int, logprobs: bool = True) -> list[dict]:
+        group = super()._group(prompt_id, size, logprobs)
         if prompt_id in self.never:
             group = [dict(c, text="<think>t</think>I cannot help.") for c in group]
         return group
@@ -47,6 +47,7 @@ def test_keeps_prompts_with_spread_on_both_sides(tmp_path, console):
     kept = spread_filter(prompts, _cfg(), rollout, FakeRewardPool(), tmp_path)
     assert [p.ids[0] for p in kept] == [1, 4]
     assert sorted(x for batch in rollout.asked for x in batch) == list(range(6))
+    assert not any(rollout.logprobs_asked)  # rewards are all it needs
     record = json.loads((tmp_path / RECORD_FILE).read_text())
     assert record["samples"] == 4
     expected = {1: 2, 4: 2, 2: 0}
