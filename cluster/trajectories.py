@@ -9,7 +9,8 @@ environments in this process). A trajectory is one completion of its task's grou
   (never decoded and encoded again), and between them the end-of-turn tokens, the tool results and
   the next user turns as the chat template renders them;
 - ``loss_mask``: 1 on the sampled tokens, 0 on the rest; ``logprobs``: the sampler's log-prob of
-  each sampled token, 0.0 on the masked ones (never read).
+  each sampled token, 0.0 on the masked ones, and 0.0 throughout when the run does not ask vLLM for
+  them (``RunConfig.sampler_logprobs``: the step then hands the learner none; never read).
 
 The reward pool judges every trajectory (``RewardPool.judge_trajectories``): it replays the model's
 texts on a fresh environment and gives 1 only when every user turn passes its state check and every
