@@ -21,6 +21,7 @@ from cluster.synthetic.generate import (
     generate_split,
     held_out_tools,
     main,
+    without_a_required_slot,
 )
 from cluster.synthetic.pools import is_held_out
 from reward import score
@@ -168,6 +169,38 @@ def test_fillers_slip_between_training_words_only():
         assert slots(text) == slots(template)
     assert any(f" {filler} " in text for text in noisy for filler in FILLERS)
     assert TaskWriter(random.Random(0), "val").filled_with_fillers(template) == template
+
+
+def test_a_dropped_slot_turns_a_call_request_into_a_missing_parameter_request(tmp_path):
+    by_name = {f.name: f for f in FUNCTIONS}
+    rng = random.Random(0)
+    drop = lambda name, template: without_a_required_slot(rng, by_name[name], template)  # noqa: E731
+    assert drop("get_weather", "What's the weather in {city}?") == "What's the weather?"
+    assert drop("turn_on_lights", "Turn on the lights in the {room}.") == "Turn on the lights."
+    assert drop("set_timer", "Start a {minutes} minute timer for {label}.") == "Start a timer for {label}."
+    assert drop("translate_text", 'How do you say "{text}" in {target_language}?') in {
+        'How do you say "{text}"?',
+        "How do you say in {target_language}?",
+    }
+    assert drop("get_weather", "Tell me the current weather in {unit}.") is None  # no required slot
+
+    main(["--out", str(tmp_path), "--train", "400", "--val", "60", "--unseen", "0",
+          "--category-weights", "missing_param=1,irrelevance=0", "--dropped-slot-share", "1"])  # fmt: skip
+    train = load_samples(tmp_path / "train.jsonl.gz").samples
+    missing = [s for s in train if s.category == "missing_param"]
+    assert len(missing) > 200
+    requests = {s.messages[-1]["content"] for s in missing}
+    writer = TaskWriter(random.Random(0), "train", dropped_slot_share=1.0)
+    weather = [writer.missing_task(by_name["get_weather"])["messages"][-1]["content"] for _ in range(60)]
+    assert any(r.endswith("weather?") for r in weather)  # "What's the weather in {city}?", dropped
+    only_in_missing_templates = ("like right now", "Play a song", "this word", "Email my boss")
+    assert not any(phrase in r for r in requests for phrase in only_in_missing_templates)
+    for sample in missing:  # no call is the answer, and the reference says which value is absent
+        assert sample.ground_truth == [] and "is not given" in sample.reference
+        assert score(sample.reference, [], sample.tools, "missing_param") == 1.0
+    plain = tmp_path / "plain"
+    main(["--out", str(plain), "--train", "10", "--val", "60", "--unseen", "0"])
+    assert (plain / "val.jsonl").read_bytes() == (tmp_path / "val.jsonl").read_bytes()  # validation keeps 0
 
 
 def test_generated_tools_are_fresh_readable_and_their_references_score_one():
