@@ -13,7 +13,9 @@ side of every pool, so a value may also occur in training, in another request. A
 validation, ``unseen_values``, draws its values from the held-out side of the pools
 (``pools.is_held_out``): none of them occurs in training, so it shows whether the model copies
 values from the request or recalls them. Training requests carry 0-2 filler words (``FILLERS``)
-between their template's words; validation's carry none.
+between their template's words; validation's carry none. Half the training split's
+missing-parameter requests are a call template with one required value dropped
+(``DROPPED_SLOT_SHARE``); validation's keep their own held-out missing-parameter templates.
 
 ``python -m cluster.synthetic --seed 0 --out data/`` writes the shipped files; the same seed and
 sizes give the same bytes.
@@ -70,7 +72,7 @@ FILLER_COUNTS = (0, 0, 0, 0, 0, 1, 1, 1, 2, 2)  # drawn uniformly: none half the
 DROPPED_SLOT_SHARE = 0.5
 # What a dropped slot takes with it: up to two words that introduce it and a unit that follows it.
 DROPPED_SLOT = (
-    r"(?:\b(?:in|for|from|to|on|at|of|about|into|over|by|against|with|the)\s+){0,2}"
+    r"(?:\b(?:in|for|from|to|on|at|of|about|into|over|by|against|with|and|the)\s+){0,2}"
     r'"?\{%s\}"?(?:[- ](?:days?|nights?|minutes?|guests?|people)\b)?'
 )
 NO_CALL_IRRELEVANT = "None of the given functions can do that."

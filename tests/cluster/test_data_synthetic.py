@@ -171,7 +171,7 @@ def test_fillers_slip_between_training_words_only():
     assert TaskWriter(random.Random(0), "val").filled_with_fillers(template) == template
 
 
-def test_a_dropped_slot_turns_a_call_request_into_a_missing_parameter_request(tmp_path):
+def test_a_dropped_slot_turns_a_call_request_into_a_missing_parameter_request(tmp_path, capsys):
     by_name = {f.name: f for f in FUNCTIONS}
     rng = random.Random(0)
     drop = lambda name, template: without_a_required_slot(rng, by_name[name], template)  # noqa: E731
@@ -201,6 +201,9 @@ def test_a_dropped_slot_turns_a_call_request_into_a_missing_parameter_request(tm
     plain = tmp_path / "plain"
     main(["--out", str(plain), "--train", "10", "--val", "60", "--unseen", "0"])
     assert (plain / "val.jsonl").read_bytes() == (tmp_path / "val.jsonl").read_bytes()  # validation keeps 0
+    with pytest.raises(SystemExit):
+        main(["--out", str(plain), "--dropped-slot-share", "2"])
+    assert "expected a share between 0 and 1" in capsys.readouterr().err
 
 
 def test_generated_tools_are_fresh_readable_and_their_references_score_one():
