@@ -13,9 +13,9 @@ side of every pool, so a value may also occur in training, in another request. A
 validation, ``unseen_values``, draws its values from the held-out side of the pools
 (``pools.is_held_out``): none of them occurs in training, so it shows whether the model copies
 values from the request or recalls them. Training requests carry 0-2 filler words (``FILLERS``)
-between their template's words; validation's carry none. Half the training split's
-missing-parameter requests are a call template with one required value dropped
-(``DROPPED_SLOT_SHARE``); validation's keep their own held-out missing-parameter templates.
+between their template's words; validation's carry none. ``--dropped-slot-share`` writes a
+share of the training split's missing-parameter requests as a call template with one required value
+dropped (the shipped files use none); validation's keep their held-out missing-parameter templates.
 
 ``python -m cluster.synthetic --seed 0 --out data/`` writes the shipped files; the same seed and
 sizes give the same bytes.
@@ -63,14 +63,8 @@ FILLERS = (
     "as usual", "this time", "no rush", "asap",
 )  # fmt: skip
 FILLER_COUNTS = (0, 0, 0, 0, 0, 1, 1, 1, 2, 2)  # drawn uniformly: none half the time
-# Half the training split's missing-parameter requests are a call template with one required value
-# dropped (``--dropped-slot-share``): the same phrasing then asks for a call or for the value, so
-# what decides is whether the value is stated, not whether the phrasing is a known missing one.
-# Without them, of the warm start's misses on validation's single calls, 130 of 183 were
-# abstentions on unseen phrasings ("I wonder what the weather is like in Marseille at the moment"
-# read as the missing-parameter request "Is it raining outside at the moment?").
-DROPPED_SLOT_SHARE = 0.5
-# What a dropped slot takes with it: up to two words that introduce it and a unit that follows it.
+# ``--dropped-slot-share``: what a dropped slot takes with it, up to two words that introduce it and
+# a unit that follows it.
 DROPPED_SLOT = (
     r"(?:\b(?:in|for|from|to|on|at|of|about|into|over|by|against|with|and|the)\s+){0,2}"
     r'"?\{%s\}"?(?:[- ](?:days?|nights?|minutes?|guests?|people)\b)?'
@@ -444,10 +438,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dropped-slot-share",
         type=float,
-        default=DROPPED_SLOT_SHARE,
-        help="share of the training split's missing-parameter requests written as a call template with "
-        f"one required value dropped (the rest use the missing-parameter templates); default "
-        f"{DROPPED_SLOT_SHARE}, validation keeps 0",
+        default=0.0,
+        help="share of the training split's missing-parameter requests written as one of its call "
+        "templates with a required value dropped (the rest use the missing-parameter templates), so "
+        "the same phrasing asks for a call or for the value; default 0, validation keeps 0",
     )
     args = parser.parse_args(argv)
     weights = _category_weights(args.category_weights, parser) if args.category_weights else None
