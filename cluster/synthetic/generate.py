@@ -445,12 +445,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     weights = _category_weights(args.category_weights, parser) if args.category_weights else None
-    if not 0.0 <= args.generated_share <= 1.0:
-        parser.error(f"--generated-share {args.generated_share}: expected a share between 0 and 1")
-    if not 0.0 <= args.dropped_slot_share <= 1.0:
-        parser.error(f"--dropped-slot-share {args.dropped_slot_share}: expected a share between 0 and 1")
-    if not 0.0 <= args.look_alike_share <= 1.0:
-        parser.error(f"--look-alike-share {args.look_alike_share}: expected a share between 0 and 1")
+    for flag in ("--generated-share", "--dropped-slot-share", "--look-alike-share"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if not 0.0 <= value <= 1.0:
+            parser.error(f"{flag} {value}: expected a share between 0 and 1")
     functions = _functions(args.functions, parser)
     args.out.mkdir(parents=True, exist_ok=True)
     share = args.generated_share
